@@ -1,0 +1,122 @@
+"""CrowdNet: the 3DCrowdNet network (2D-pose-guided ResNet-50 + joint-based regressor) with SMPL.
+
+Shapes: B people (crops), V mesh vertices. Inputs are per-person crops, see ``CrowdNet.forward``.
+"""
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from nets.geometry import rot6d_to_axis_angle
+from nets.heads import Pose2Feat, PositionNet, RotationNet, gaussian_heatmaps
+from nets.joints import SMPL30
+from nets.resnet import ResNet50
+from nets.vposer import VPoserDecoder
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Geometry of the crops and the virtual camera (the official 3DPW test setting)."""
+
+    input_size: int = 256        # crop side, pixels
+    heatmap_size: int = 64       # 2D pose / output joint units: pixels of a 64x64 map of the crop
+    sigma: float = 2.5           # Gaussian of the pose heatmaps, heatmap pixels
+    focal: float = 5000.0        # virtual focal length, crop pixels
+    camera_3d_size: float = 2.5  # metres spanned by the crop at the reference depth
+    depth_bins: int = 8          # PositionNet depth resolution
+    num_betas: int = 10
+    latent_dim: int = 32         # VPoser
+
+
+@dataclass
+class CrowdNetOutput:
+    joint_img: torch.Tensor        # (B,15,3) refined joints, heatmap pixels (x, y) and depth bin ×8
+    joint_score: torch.Tensor      # (B,15,1)
+    smpl_pose: torch.Tensor        # (B,72) axis-angle, root first, hands zero
+    smpl_shape: torch.Tensor       # (B,10) betas
+    cam_param: torch.Tensor        # (B,3) raw camera output
+    cam_trans: torch.Tensor        # (B,3) metres, crop camera
+    joint_proj: torch.Tensor       # (B,30,2) heatmap pixels
+    joint_cam: torch.Tensor        # (B,30,3) metres, root-relative
+    smpl_mesh_cam: torch.Tensor    # (B,V,3) metres, root-relative
+    mesh_cam_render: torch.Tensor  # (B,V,3) metres, crop camera (cam_trans applied)
+    root_pose_6d: torch.Tensor     # (B,6)
+    vposer_z: torch.Tensor         # (B,32)
+
+    def numpy(self) -> dict:
+        return {k: v.detach().cpu().numpy() for k, v in asdict(self).items()}
+
+
+class CrowdNet(nn.Module):
+    """Build untrained with ``CrowdNet(body)``; load weights with ``nets.checkpoint.load_model``.
+
+    ``body`` is a ``nets.body.BodyModel`` (SMPL + the 30-joint regressor). It is not part of the
+    network's own weights: project checkpoints never contain the licensed body model.
+    """
+
+    def __init__(self, body: nn.Module, config: ModelConfig = ModelConfig()):
+        super().__init__()
+        self.config = config
+        self.backbone = ResNet50()
+        self.pose2feat = Pose2Feat(num_joints=len(SMPL30))
+        self.position_net = PositionNet(depth=config.depth_bins)
+        self.rotation_net = RotationNet(latent_dim=config.latent_dim, num_betas=config.num_betas)
+        self.vposer = VPoserDecoder(latent_dim=config.latent_dim)
+        self.body = body
+
+    @classmethod
+    def from_checkpoint(cls, path, body: nn.Module) -> "CrowdNet":
+        """Rebuild from a project checkpoint (config inside) or the official release format."""
+        from nets.checkpoint import load_model
+        return load_model(path, body)
+
+    def network_state_dict(self) -> dict[str, torch.Tensor]:
+        """The learned weights, without the body model's buffers."""
+        return {k: v for k, v in self.state_dict().items() if not k.startswith("body.")}
+
+    def features(self, img: torch.Tensor, joints: torch.Tensor, joints_mask: torch.Tensor):
+        """Pose-guided image features: (B,3,256,256), (B,30,2), (B,30,1) -> (B,2048,8,8)."""
+        cfg = self.config
+        heatmaps = gaussian_heatmaps(joints[..., :2], joints_mask, cfg.heatmap_size, cfg.sigma)
+        return self.backbone.trunk(self.pose2feat(self.backbone.stem(img), heatmaps))
+
+    def camera_translation(self, cam_param: torch.Tensor, bbox: torch.Tensor | None) -> torch.Tensor:
+        """(B,3) -> (B,3): t_xy raw, t_z = k·sigmoid(c). With ``bbox`` (B,4) xywh, k scales to the box."""
+        cfg = self.config
+        k = math.sqrt(cfg.focal * cfg.focal * cfg.camera_3d_size ** 2 / cfg.input_size ** 2)
+        k = torch.full_like(cam_param[:, 2], k)
+        if bbox is not None:
+            k = k * cfg.input_size / (bbox[:, 2] * bbox[:, 3]).sqrt()
+        return torch.cat((cam_param[:, :2], (k * torch.sigmoid(cam_param[:, 2]))[:, None]), dim=1)
+
+    def project(self, points: torch.Tensor) -> torch.Tensor:
+        """(B,N,3) crop-camera metres -> (B,N,2) heatmap pixels."""
+        cfg = self.config
+        uv = points[..., :2] / (points[..., 2:] + 1e-4) * cfg.focal + cfg.input_size / 2
+        return uv * (cfg.heatmap_size / cfg.input_size)
+
+    def forward(self, img: torch.Tensor, joints: torch.Tensor, joints_mask: torch.Tensor,
+                bbox: torch.Tensor | None = None) -> CrowdNetOutput:
+        """Regress SMPL for a batch of person crops.
+
+        img (B,3,256,256) RGB in [0,1]; joints (B,30,2+) 2D pose in heatmap pixels (only x, y are
+        read); joints_mask (B,30,1) 1 for valid joints; bbox (B,4) xywh of each crop in the original
+        image, or None. With ``bbox`` the camera depth is scaled to the box (the official "render"
+        camera, right for drawing on the image); without it every crop shares one reference depth.
+        """
+        feat = self.features(img, joints, joints_mask)
+        joint_coords, joint_score = self.position_net(feat)
+        root_6d, z, betas, cam_param = self.rotation_net(feat, joint_coords.detach(), joint_score.detach())
+        body_pose = self.vposer.decode_axis_angle(z).reshape(z.shape[0], -1)
+        hands = body_pose.new_zeros(z.shape[0], 6)
+        pose = torch.cat((rot6d_to_axis_angle(root_6d), body_pose, hands), dim=1)
+        cam_trans = self.camera_translation(cam_param, bbox)
+        mesh = self.body(pose, betas, cam_trans)
+        root = mesh.joints[:, :1]
+        return CrowdNetOutput(
+            joint_img=joint_coords * (self.config.heatmap_size / feat.shape[-1]),
+            joint_score=joint_score, smpl_pose=pose, smpl_shape=betas, cam_param=cam_param,
+            cam_trans=cam_trans, joint_proj=self.project(mesh.joints), joint_cam=mesh.joints - root,
+            smpl_mesh_cam=mesh.vertices - root, mesh_cam_render=mesh.vertices,
+            root_pose_6d=root_6d, vposer_z=z)

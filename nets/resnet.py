@@ -1,0 +1,64 @@
+"""ResNet-50 backbone with torchvision's parameter names (so ImageNet weights load), split in two.
+
+3DCrowdNet runs the stem on the image, mixes in the 2D-pose heatmaps, then runs the rest:
+``stem(img) (B,3,256,256) -> (B,64,64,64)`` and ``trunk(feat) (B,64,64,64) -> (B,2048,8,8)``.
+"""
+import torch
+from torch import nn
+
+
+class Bottleneck(nn.Module):
+    """1x1 -> 3x3 (carries the stride) -> 1x1, times 4 channels, with a residual."""
+
+    expansion = 4
+
+    def __init__(self, in_ch: int, width: int, stride: int = 1):
+        super().__init__()
+        out_ch = width * self.expansion
+        self.conv1 = nn.Conv2d(in_ch, width, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.conv2 = nn.Conv2d(width, width, 3, stride=stride, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(width)
+        self.conv3 = nn.Conv2d(width, out_ch, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(out_ch)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = None
+        if stride != 1 or in_ch != out_ch:
+            self.downsample = nn.Sequential(nn.Conv2d(in_ch, out_ch, 1, stride=stride, bias=False),
+                                            nn.BatchNorm2d(out_ch))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        identity = x if self.downsample is None else self.downsample(x)
+        return self.relu(out + identity)
+
+
+class ResNet50(nn.Module):
+    """torchvision ResNet-50 without ``avgpool``/``fc``."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False)
+        self.bn1 = nn.BatchNorm2d(64)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
+        in_ch = 64
+        for i, (width, blocks, stride) in enumerate(((64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2))):
+            layer = []
+            for b in range(blocks):
+                layer.append(Bottleneck(in_ch, width, stride if b == 0 else 1))
+                in_ch = width * Bottleneck.expansion
+            setattr(self, f"layer{i + 1}", nn.Sequential(*layer))
+
+    def stem(self, img: torch.Tensor) -> torch.Tensor:
+        """(B,3,H,W) -> (B,64,H/4,W/4)."""
+        return self.maxpool(self.relu(self.bn1(self.conv1(img))))
+
+    def trunk(self, feat: torch.Tensor) -> torch.Tensor:
+        """(B,64,h,w) -> (B,2048,h/8,w/8)."""
+        return self.layer4(self.layer3(self.layer2(self.layer1(feat))))
+
+    def forward(self, img: torch.Tensor) -> torch.Tensor:
+        return self.trunk(self.stem(img))

@@ -1,0 +1,140 @@
+"""Person crops for 3DCrowdNet: 2D pose in image pixels -> 256² crop + joints on the 64² heatmap.
+
+The steps and numbers follow the official demo (``demo/demo.py`` of the 3DCrowdNet release):
+pelvis/neck from hips/shoulders, joints valid above a 0.1 score, weak and duplicate poses dropped,
+a box around the valid joints ×1.2, clipped, squared and ×1.25, a cv2 affine warp, joints moved to
+the heatmap and the 30-joint superset, joints outside the crop masked. One deliberate difference:
+the official duplicate test also drops a pose that shares no valid joint with an earlier one (its
+difference list is then empty); such poses cannot be duplicates and are kept here.
+"""
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from nets.joints import add_pelvis_neck, joint_names, to_superset
+
+POSE_THRESHOLD = 0.1     # a joint is valid above this score
+MIN_POSE_SCORE = 1.0     # a pose is dropped when the sum of its joint scores is below this
+DUPLICATE_PIXELS = 20.0  # mean |Δ| over commonly valid joints below which a pose is a duplicate
+
+
+@dataclass(frozen=True)
+class CropConfig:
+    input_size: int = 256
+    heatmap_size: int = 64
+    box_margin: float = 1.2     # tight joint box ×
+    box_scale: float = 1.25     # squared box ×
+
+
+def select_people(poses: list[np.ndarray], joint_set: str) -> list[int]:
+    """Indices of the poses the official demo keeps: scored enough and not a duplicate, in order."""
+    kept, drawn = [], []
+    for i, pose in enumerate(poses):
+        kpts, _ = add_pelvis_neck(np.asarray(pose, dtype=np.float64)[:, :3], joint_set)
+        if kpts[:, 2].sum() < MIN_POSE_SCORE or not np.any(kpts[:, 2]):
+            continue
+        valid = (kpts[:, 2:] > POSE_THRESHOLD).astype(np.float32)
+        if any(_same_person(kpts, valid, *other) for other in drawn):
+            continue
+        drawn.append((kpts, valid))
+        kept.append(i)
+    return kept
+
+
+def _same_person(a: np.ndarray, a_valid: np.ndarray, b: np.ndarray, b_valid: np.ndarray) -> bool:
+    common = a_valid * b_valid
+    if not common.any():
+        return False
+    diff = np.abs(a[:, :2] - b[:, :2]) * common
+    diff = diff[diff != 0]
+    return diff.size == 0 or diff.mean() < DUPLICATE_PIXELS
+
+
+def joints_box(kpts: np.ndarray, valid: np.ndarray, margin: float) -> np.ndarray:
+    """(K,2+) pixels, (K,) 0/1 -> (4,) float32 xywh around the valid joints, enlarged by ``margin``."""
+    x, y = kpts[valid == 1, 0], kpts[valid == 1, 1]
+    xmin, xmax, ymin, ymax = min(x), max(x), min(y), max(y)
+    cx, w = (xmin + xmax) / 2.0, xmax - xmin
+    cy, h = (ymin + ymax) / 2.0, ymax - ymin
+    xmin, xmax = cx - 0.5 * w * margin, cx + 0.5 * w * margin
+    ymin, ymax = cy - 0.5 * h * margin, cy + 0.5 * h * margin
+    return np.array([xmin, ymin, xmax - xmin, ymax - ymin]).astype(np.float32)
+
+
+def square_box(bbox: np.ndarray, width: int, height: int, scale: float) -> np.ndarray | None:
+    """Clip xywh to the image, square it up about its centre and enlarge by ``scale``; None if empty."""
+    x, y, w, h = bbox
+    x1, y1 = np.max((0, x)), np.max((0, y))
+    x2 = np.min((width - 1, x1 + np.max((0, w - 1))))
+    y2 = np.min((height - 1, y1 + np.max((0, h - 1))))
+    if not (w * h > 0 and x2 >= x1 and y2 >= y1):
+        return None
+    box = np.array([x1, y1, x2 - x1, y2 - y1], dtype=np.float32)
+    w, h = box[2], box[3]
+    cx, cy = box[0] + w / 2.0, box[1] + h / 2.0
+    if w > h:
+        h = w
+    elif w < h:
+        w = h
+    box[2], box[3] = w * scale, h * scale
+    box[0], box[1] = cx - box[2] / 2.0, cy - box[3] / 2.0
+    return box
+
+
+def crop_transforms(bbox: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """xywh box -> (img→crop, crop→img) 2x3 float32 affines mapping the box onto a size² crop."""
+    cx, cy = float(bbox[0] + 0.5 * bbox[2]), float(bbox[1] + 0.5 * bbox[3])
+    w, h = float(bbox[2]), float(bbox[3])
+    src = np.array([[cx, cy], [cx, cy + h * 0.5], [cx + w * 0.5, cy]], dtype=np.float32)
+    dst = np.array([[size * 0.5, size * 0.5], [size * 0.5, size], [size, size * 0.5]], dtype=np.float32)
+    return (cv2.getAffineTransform(src, dst).astype(np.float32),
+            cv2.getAffineTransform(dst, src).astype(np.float32))
+
+
+def crop_people(image_rgb: np.ndarray, poses: list[np.ndarray], joint_set: str,
+                config: CropConfig = CropConfig()) -> dict[str, np.ndarray]:
+    """Model inputs for every kept person of one image, stacked along the first axis.
+
+    image_rgb (H,W,3) uint8; poses: per person (K,3) x, y, score in ``joint_set``.
+    Returns ``index`` (N,) kept input positions, ``img`` (N,3,S,S) float32 in [0,1], ``joints``
+    (N,30,3) heatmap pixels + score, ``joints_mask`` (N,30,1), ``bbox`` (N,4) the crop box, and the
+    intermediate ``bbox_tight``, ``img2bb_trans``, ``bb2img_trans``, ``joints_valid``, ``kpts`` (N,K',3)
+    with pelvis and neck, ``kpts_valid`` (N,K',1).
+    """
+    height, width = image_rgb.shape[:2]
+    size, hm = config.input_size, config.heatmap_size
+    rows = []
+    for i in select_people(poses, joint_set):
+        kpts, names = add_pelvis_neck(np.asarray(poses[i], dtype=np.float64)[:, :3], joint_set)
+        valid = (kpts[:, 2:] > POSE_THRESHOLD).astype(np.float32)
+        tight = joints_box(kpts, valid[:, 0], config.box_margin)
+        bbox = square_box(tight, width, height, config.box_scale)
+        if bbox is None:
+            continue
+        img2bb, bb2img = crop_transforms(bbox, size)
+        crop = cv2.warpAffine(image_rgb, img2bb, (size, size), flags=cv2.INTER_LINEAR)
+        joints = kpts.copy()
+        xy1 = np.concatenate((kpts[:, :2], np.ones_like(kpts[:, :1])), axis=1)
+        joints[:, :2] = (img2bb @ xy1.T).T * (hm / size)
+        joints30 = to_superset(joints, names)
+        valid30 = to_superset(valid, names)
+        valid30[joints30[:, 2] <= POSE_THRESHOLD] = 0
+        inside = (joints30[:, 0] >= 0) & (joints30[:, 0] < hm) & (joints30[:, 1] >= 0) & (joints30[:, 1] < hm)
+        rows.append(dict(
+            index=i, img=crop.astype(np.float32).transpose(2, 0, 1) / 255, joints=joints30.astype(np.float32),
+            joints_mask=valid30 * inside[:, None].astype(np.float32), bbox=bbox, bbox_tight=tight,
+            img2bb_trans=img2bb, bb2img_trans=bb2img, joints_valid=valid30, kpts=kpts, kpts_valid=valid))
+    num_kpts = len(add_pelvis_neck(np.zeros((len(joint_names(joint_set)), 3)), joint_set)[1])
+    return _stack(rows, size, num_kpts)
+
+
+def _stack(rows: list[dict], size: int, num_kpts: int) -> dict[str, np.ndarray]:
+    empty = dict(index=((0,), np.int64), img=((0, 3, size, size), np.float32), joints=((0, 30, 3), np.float32),
+                 joints_mask=((0, 30, 1), np.float32), bbox=((0, 4), np.float32), bbox_tight=((0, 4), np.float32),
+                 img2bb_trans=((0, 2, 3), np.float32), bb2img_trans=((0, 2, 3), np.float32),
+                 joints_valid=((0, 30, 1), np.float32), kpts=((0, num_kpts, 3), np.float64),
+                 kpts_valid=((0, num_kpts, 1), np.float32))
+    if not rows:
+        return {k: np.zeros(shape, dtype) for k, (shape, dtype) in empty.items()}
+    return {k: np.stack([np.asarray(r[k]) for r in rows]).astype(empty[k][1]) for k in empty}
