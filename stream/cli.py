@@ -1,5 +1,6 @@
 """The ``stream`` command line."""
 import logging
+import pickle
 import os
 import sys
 from pathlib import Path
@@ -62,8 +63,9 @@ def image(
         smpl = smpl or home / "smpl" / "SMPL_NEUTRAL.pkl"
         joint_regressor_extra = joint_regressor_extra or home / "J_regressor_extra.npy"
         checkpoint = checkpoint or home / "snapshot_6.pth.tar"
-        body = BodyModel.from_files(smpl, joint_regressor_extra)
+        body = None
         if image is None:
+            body = BodyModel.from_files(smpl, joint_regressor_extra)
             image, poses = example_scene(body, out)
             typer.echo(f"built-in example: {image} with poses {poses}", err=True)
         if poses is None:
@@ -71,11 +73,12 @@ def image(
                              "(official demo format {image_name: [[[x, y, score] x 17], ...]})")
         rgb = read_image(image)
         people = read_poses(poses, image.name, joint_set)
+        body = body or BodyModel.from_files(smpl, joint_regressor_extra)
         dev = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device)
         model = load_model(checkpoint, body).to(dev)
         result = estimate(model, rgb, people, joint_set, batch_size)
-        path = write_results(out, result, body.faces)
-    except (InputError, AssetError, CheckpointError, KeyError, ValueError) as err:
+        path = write_results(out, result, body.faces, rgb)
+    except (InputError, AssetError, CheckpointError, KeyError, ValueError, pickle.UnpicklingError) as err:
         _fail(err)
     n = len(result["index"])
     dropped = sorted(set(range(len(people))) - set(result["index"].tolist()))

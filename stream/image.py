@@ -14,9 +14,11 @@ import torch
 
 from nets.joints import joint_names
 from stream.crops import CropConfig, crop_people
+from stream.render import draw_meshes, person_colors
 
 log = logging.getLogger(__name__)
 
+RENDER_FOCAL = 5000.0  # the official render camera: this focal length, principal point at the box centre
 # people.npz: model outputs, first axis = kept people in input order
 OUTPUT_KEYS = ("smpl_pose", "smpl_shape", "cam_param", "cam_trans", "joint_img", "joint_score", "joint_proj",
                "smpl_mesh_cam", "mesh_cam_render")
@@ -107,11 +109,24 @@ def write_obj(path, vertices: np.ndarray, faces: np.ndarray) -> None:
         np.savetxt(f, np.asarray(faces, dtype=np.int64) + 1, fmt="f %d %d %d")
 
 
-def write_results(out_dir, result: dict[str, np.ndarray], faces: np.ndarray) -> Path:
-    """``out_dir/people.npz`` and ``out_dir/person_<index>.obj`` (mesh in the render camera)."""
+def draw_overlay(image_rgb: np.ndarray, result: dict[str, np.ndarray], faces: np.ndarray,
+                 focal: float = RENDER_FOCAL) -> np.ndarray:
+    """The meshes drawn over the image, far people first, each with its render camera."""
+    canvas = image_rgb
+    colors = person_colors(len(result["index"]))
+    for i in np.argsort(-result["cam_trans"][:, 2]):
+        x, y, w, h = result["bbox"][i]
+        canvas = draw_meshes(canvas, [result["mesh_cam_render"][i]], faces, focal, (x + w / 2, y + h / 2),
+                             [colors[i]], alpha=0.8)
+    return canvas
+
+
+def write_results(out_dir, result: dict[str, np.ndarray], faces: np.ndarray, image_rgb: np.ndarray) -> Path:
+    """``people.npz``, ``person_<index>.obj`` (mesh in the render camera) and ``overlay.png``."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     np.savez(out_dir / "people.npz", **result)
     for index, verts in zip(result["index"], result["mesh_cam_render"]):
         write_obj(out_dir / f"person_{index}.obj", verts, faces)
+    cv2.imwrite(str(out_dir / "overlay.png"), draw_overlay(image_rgb, result, faces)[:, :, ::-1])
     return out_dir / "people.npz"
