@@ -1,12 +1,14 @@
 """Crops/s of the batched 3DCrowdNet forward vs one person per forward (the official demo's loop).
 
-    python benchmarks/bench_mesh.py [--device cpu|cuda] [--people 32] [--batches 1 8 32] [--bf16]
+    python benchmarks/bench_mesh.py [--device cpu|cuda] [--people 32] [--batches 1 8 32] [--bf16] [--repeats 3]
 
 Weights are the untrained stand-in (speed does not depend on their values); the body model is the
 project's synthetic stand-in. Prints one line per setting and the ratio against the baseline loop,
 both measured in this run on the same inputs.
 """
 import argparse
+import copy
+import statistics
 import tempfile
 import time
 
@@ -17,17 +19,13 @@ from nets.model import CrowdNet
 from nets.standin import write_standin_body
 
 
-def timed(fn, min_seconds: float) -> float:
-    """Seconds per call: one warm-up call, then repeat until ``min_seconds`` have passed."""
+def timed(fn) -> float:
+    """Seconds of one call."""
+    sync()
+    start = time.perf_counter()
     fn()
     sync()
-    n, start = 0, time.perf_counter()
-    while True:
-        fn()
-        sync()
-        n += 1
-        if time.perf_counter() - start >= min_seconds:
-            return (time.perf_counter() - start) / n
+    return time.perf_counter() - start
 
 
 def sync():
@@ -41,7 +39,7 @@ def main():
     ap.add_argument("--people", type=int, default=32, help="people in the test image")
     ap.add_argument("--batches", type=int, nargs="+", default=[1, 8, 32])
     ap.add_argument("--bf16", action="store_true", help="also time bf16 autocast + channels_last (GPU)")
-    ap.add_argument("--min-seconds", type=float, default=3.0)
+    ap.add_argument("--repeats", type=int, default=3, help="rounds; each setting's median is reported")
     args = ap.parse_args()
 
     torch.backends.cuda.matmul.allow_tf32 = False
@@ -58,26 +56,36 @@ def main():
     mask = torch.ones(n, 30, 1, device=device)
     bbox = torch.tensor([[100.0, 50.0, 200.0, 200.0]]).repeat(n, 1).to(device)
 
-    def forward_all(batch: int, autocast: bool = False):
+    fast = copy.deepcopy(model).to(memory_format=torch.channels_last) if args.bf16 else None
+
+    def forward_all(batch: int, bf16: bool):
+        net, x = (fast, img.contiguous(memory_format=torch.channels_last)) if bf16 else (model, img)
+
         def fn():
-            with torch.no_grad(), torch.autocast(device.type, torch.bfloat16, enabled=autocast):
+            with torch.no_grad(), torch.autocast(device.type, torch.bfloat16, enabled=bf16):
                 for s in range(0, n, batch):
-                    model(img[s:s + batch], joints[s:s + batch], mask[s:s + batch], bbox[s:s + batch])
+                    net(x[s:s + batch], joints[s:s + batch], mask[s:s + batch], bbox[s:s + batch])
         return fn
 
     print(f"device {device} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else 'CPU'}), "
-          f"torch {torch.__version__}, threads {torch.get_num_threads()}, {n} people")
-    baseline = n / timed(forward_all(1), args.min_seconds)
-    print(f"one person per forward (official demo loop): {baseline:8.2f} crops/s")
-    for batch in args.batches:
-        rate = n / timed(forward_all(batch), args.min_seconds)
-        print(f"batched forward, batch {batch:3d}:           {rate:8.2f} crops/s  x{rate / baseline:.2f} vs loop")
-    if args.bf16 and device.type == "cuda":
-        model = model.to(memory_format=torch.channels_last)
-        img = img.contiguous(memory_format=torch.channels_last)
-        for batch in args.batches:
-            rate = n / timed(forward_all(batch, autocast=True), args.min_seconds)
-            print(f"bf16 + channels_last, batch {batch:3d}:      {rate:8.2f} crops/s  x{rate / baseline:.2f} vs loop")
+          f"torch {torch.__version__}, threads {torch.get_num_threads()}, {n} people, median of {args.repeats}")
+    settings = [(b, False) for b in args.batches]
+    if args.bf16:
+        settings += [(b, True) for b in args.batches]
+    runs = {s: forward_all(*s) for s in settings}
+    for fn in runs.values():
+        fn()  # warm-up
+    seconds = {s: [] for s in settings}
+    for _ in range(args.repeats):  # rounds interleave the settings, so drift hits all alike
+        for s, fn in runs.items():
+            seconds[s].append(timed(fn))
+    rate = {s: n / statistics.median(t) for s, t in seconds.items()}
+    baseline = rate[(1, False)] if (1, False) in rate else None
+    for (batch, bf16), r in rate.items():
+        label = "one person per forward (official demo loop)" if batch == 1 and not bf16 else f"batch {batch}"
+        label += ", bf16 + channels_last" if bf16 else ""
+        ratio = f"  x{r / baseline:.2f} vs one-per-forward" if baseline else ""
+        print(f"{label:48s} {r:8.2f} crops/s{ratio}")
 
 
 if __name__ == "__main__":

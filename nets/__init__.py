@@ -1,0 +1,20 @@
+"""crowdmesh networks and body model: 3DCrowdNet, SMPL, joint sets. Nothing here knows Ray or video.
+
+Usage::
+
+    import torch
+    from nets import BodyModel, CrowdNet
+
+    body = BodyModel.from_files("SMPL_NEUTRAL.pkl", "J_regressor_extra.npy")
+    model = CrowdNet.from_checkpoint("snapshot_6.pth.tar", body)      # official or crowdmesh format
+    with torch.no_grad():
+        out = model(img, joints, joints_mask, bbox)                    # (B,3,256,256), (B,30,2), (B,30,1), (B,4)
+    out.smpl_pose, out.smpl_shape, out.mesh_cam_render                 # (B,72), (B,10), (B,6890,3)
+
+Crops and joints for ``img``/``joints`` come from ``stream.crops.crop_people``.
+"""
+from nets.body import BodyModel
+from nets.checkpoint import load_model, save_checkpoint
+from nets.model import CrowdNet, CrowdNetOutput, ModelConfig
+
+__all__ = ["BodyModel", "CrowdNet", "CrowdNetOutput", "ModelConfig", "load_model", "save_checkpoint"]

@@ -83,6 +83,7 @@ class _Sparse(_Pickled):
 
 _SPARSE_CLASSES = {f"{fmt}_{kind}" for fmt in ("csc", "csr", "coo") for kind in ("matrix", "array")}
 _BUILTINS = {"object": object, "set": set, "frozenset": frozenset}
+_NUMPY_CORE = ("numpy.core.multiarray", "numpy._core.multiarray")
 
 
 def _numpy_multiarray():
@@ -110,7 +111,7 @@ class _SmplUnpickler(pickle.Unpickler):
             module = _compat_pickle.IMPORT_MAPPING[module]
         if module == "numpy" and name in ("ndarray", "dtype"):
             return getattr(np, name)
-        if module in ("numpy.core.multiarray", "numpy._core.multiarray") and name in ("_reconstruct", "scalar"):
+        if module in _NUMPY_CORE and name in ("_reconstruct", "scalar"):
             return getattr(_numpy_multiarray(), name)
         if module == "_codecs" and name == "encode":
             return self._latin1_encode
@@ -213,7 +214,8 @@ def check_smpl(data: dict, source: str) -> None:
     """Raise AssetFormatError unless ``data`` has the SMPL keys with dense arrays of SMPL shapes."""
     hint = f" Expected the SMPL model file: {SOURCES['smpl']} (set with {SMPL_SETTING})."
     if not isinstance(data, dict):
-        raise AssetFormatError(f"{source}: holds a {type(data).__name__}, expected a dict of SMPL arrays.{hint}")
+        raise AssetFormatError(f"{source}: holds a {type(data).__name__}, "
+                               f"expected a dict of SMPL arrays.{hint}")
     template = data.get("v_template")
     n_verts = template.shape[0] if isinstance(template, np.ndarray) and template.ndim == 2 else -1
     for key, pattern in SMPL_SHAPES.items():

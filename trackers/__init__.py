@@ -1,0 +1,1 @@
+"""Multi-person 2D pose tracking (norfair). Not built yet: see the tracking issue."""

@@ -1,0 +1,1 @@
+"""Training and evaluation of 3DCrowdNet. Not built yet: see the trainer issue."""
