@@ -5,6 +5,7 @@ Letters: B batch, J joints, H/W feature map. Coordinates are (x, y[, z]) in feat
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from nets.joints import GRAPH15, graph_adjacency
 
@@ -39,6 +40,10 @@ class Pose2Feat(nn.Module):
 
     def forward(self, feat: torch.Tensor, heatmaps: torch.Tensor) -> torch.Tensor:
         return self.conv(torch.cat((feat, heatmaps), dim=1))
+
+    def fuse_bn(self) -> None:
+        """Fold the eval-mode BatchNorm into the conv (inference only; in place)."""
+        self.conv = nn.Sequential(fuse_conv_bn_eval(self.conv[0], self.conv[1]), self.conv[2])
 
 
 class PositionNet(nn.Module):

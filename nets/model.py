@@ -2,6 +2,7 @@
 
 Shapes: B people (crops), V mesh vertices. Inputs are per-person crops, see ``CrowdNet.forward``.
 """
+import copy
 import math
 from dataclasses import asdict, dataclass
 
@@ -64,12 +65,25 @@ class CrowdNet(nn.Module):
         self.rotation_net = RotationNet(latent_dim=config.latent_dim, num_betas=config.num_betas)
         self.vposer = VPoserDecoder(latent_dim=config.latent_dim)
         self.body = body
+        self.channels_last = False
 
     @classmethod
     def from_checkpoint(cls, path, body: nn.Module) -> "CrowdNet":
         """Rebuild from a project checkpoint (config inside) or the official release format."""
         from nets.checkpoint import load_model
         return load_model(path, body)
+
+    def for_inference(self) -> "CrowdNet":
+        """A copy for fast inference: BatchNorm folded into the convs, channels-last memory.
+
+        Same outputs up to float rounding (the parity tests hold); its weights no longer load or
+        save as checkpoints, and it cannot train.
+        """
+        fast = copy.deepcopy(self).eval()
+        fast.backbone.fuse_bn()
+        fast.pose2feat.fuse_bn()
+        fast.channels_last = True
+        return fast.to(memory_format=torch.channels_last)
 
     def network_state_dict(self) -> dict[str, torch.Tensor]:
         """The learned weights, without the body model's buffers."""
@@ -78,6 +92,8 @@ class CrowdNet(nn.Module):
     def features(self, img: torch.Tensor, joints: torch.Tensor, joints_mask: torch.Tensor):
         """Pose-guided image features: (B,3,256,256), (B,30,2), (B,30,1) -> (B,2048,8,8)."""
         cfg = self.config
+        if self.channels_last:
+            img = img.contiguous(memory_format=torch.channels_last)
         heatmaps = gaussian_heatmaps(joints[..., :2], joints_mask, cfg.heatmap_size, cfg.sigma)
         return self.backbone.trunk(self.pose2feat(self.backbone.stem(img), heatmaps))
 

@@ -5,6 +5,7 @@
 """
 import torch
 from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 
 class Bottleneck(nn.Module):
@@ -26,6 +27,14 @@ class Bottleneck(nn.Module):
         if stride != 1 or in_ch != out_ch:
             self.downsample = nn.Sequential(nn.Conv2d(in_ch, out_ch, 1, stride=stride, bias=False),
                                             nn.BatchNorm2d(out_ch))
+
+    def fuse_bn(self) -> None:
+        """Fold each eval-mode BatchNorm into the conv before it (inference only; in place)."""
+        for conv, bn in (("conv1", "bn1"), ("conv2", "bn2"), ("conv3", "bn3")):
+            setattr(self, conv, fuse_conv_bn_eval(getattr(self, conv), getattr(self, bn)))
+            setattr(self, bn, nn.Identity())
+        if self.downsample is not None:
+            self.downsample = nn.Sequential(fuse_conv_bn_eval(*self.downsample))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.relu(self.bn1(self.conv1(x)))
@@ -51,6 +60,13 @@ class ResNet50(nn.Module):
                 layer.append(Bottleneck(in_ch, width, stride if b == 0 else 1))
                 in_ch = width * Bottleneck.expansion
             setattr(self, f"layer{i + 1}", nn.Sequential(*layer))
+
+    def fuse_bn(self) -> None:
+        """Fold every eval-mode BatchNorm into its conv (inference only; in place)."""
+        self.conv1, self.bn1 = fuse_conv_bn_eval(self.conv1, self.bn1), nn.Identity()
+        for layer in (self.layer1, self.layer2, self.layer3, self.layer4):
+            for block in layer:
+                block.fuse_bn()
 
     def stem(self, img: torch.Tensor) -> torch.Tensor:
         """(B,3,H,W) -> (B,64,H/4,W/4)."""

@@ -75,7 +75,7 @@ def image(
         people = read_poses(poses, image.name, joint_set)
         body = body or BodyModel.from_files(smpl, joint_regressor_extra)
         dev = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device)
-        model = load_model(checkpoint, body).to(dev)
+        model = load_model(checkpoint, body).for_inference().to(dev)
         result = estimate(model, rgb, people, joint_set, batch_size)
         path = write_results(out, result, body.faces, rgb)
     except (InputError, AssetError, CheckpointError, KeyError, ValueError, pickle.UnpicklingError) as err:

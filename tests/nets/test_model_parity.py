@@ -43,18 +43,33 @@ def check_parity(fixtures_dir, tmp_path, candidate: dict, ref: str, *args):
     return proc.stdout
 
 
+@pytest.fixture(scope="module")
+def fused_model(official_model):
+    return official_model.for_inference()
+
+
 def test_model_io_parity_with_intermediates(official_model, fixtures_dir, tmp_path):
     data = np.load(fixtures_dir / "official_parity" / "model_io.npz")
-    candidate = {**run(official_model, data, render=False), **run(official_model, data, render=True),
+    candidate = {**run(official_model, data, render=False),
                  **{k: v.numpy() for k, v in intermediates(official_model, data).items()}}
     report = check_parity(fixtures_dir, tmp_path, candidate, "model_io.npz", "--require-all", "--skip-inputs")
     assert "inter_late_feat" in report and "render_mesh_cam_render" in report
 
 
-def test_demo_io_parity(official_model, fixtures_dir, tmp_path):
-    data = np.load(fixtures_dir / "official_parity" / "demo_io.npz")
-    candidate = {**run(official_model, data, render=False), **run(official_model, data, render=True)}
-    check_parity(fixtures_dir, tmp_path, candidate, "demo_io.npz", "--require-all", "--skip-inputs")
+@pytest.mark.parametrize("ref", ["model_io.npz", "demo_io.npz"])
+@pytest.mark.parametrize("variant", ["loaded", "for_inference"])
+def test_outputs_parity(official_model, fused_model, fixtures_dir, tmp_path, ref, variant):
+    model = official_model if variant == "loaded" else fused_model
+    data = np.load(fixtures_dir / "official_parity" / ref)
+    candidate = {**run(model, data, render=False), **run(model, data, render=True)}
+    check_parity(fixtures_dir, tmp_path, candidate, ref, "--require-all", "--skip-inputs")
+
+
+def test_for_inference_folds_batchnorm(fused_model):
+    names = [type(m).__name__ for m in fused_model.backbone.modules()] + \
+            [type(m).__name__ for m in fused_model.pose2feat.modules()]
+    assert "BatchNorm2d" not in names
+    assert fused_model.backbone.conv1.weight.is_contiguous(memory_format=torch.channels_last)
 
 
 def test_batch_equals_single_forwards(official_model, fixtures_dir, tmp_path):
