@@ -52,8 +52,8 @@ def test_model_io_parity_with_intermediates(official_model, fixtures_dir, tmp_pa
     data = np.load(fixtures_dir / "official_parity" / "model_io.npz")
     candidate = {**run(official_model, data, render=False),
                  **{k: v.numpy() for k, v in intermediates(official_model, data).items()}}
-    report = check_parity(fixtures_dir, tmp_path, candidate, "model_io.npz", "--require-all", "--skip-inputs")
-    assert "inter_late_feat" in report and "render_mesh_cam_render" in report
+    report = check_parity(fixtures_dir, tmp_path, candidate, "model_io.npz", "--skip-inputs")
+    assert all(k in report for k in candidate)
 
 
 @pytest.mark.parametrize("ref", ["model_io.npz", "demo_io.npz"])
