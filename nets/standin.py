@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nets.body import FACE_VERTEX_IDS, HEAD_TOP_ROW
+from nets.smpl_file import FACE_VERTEX_IDS, HEAD_TOP_ROW
 
 NUM_VERTICES = 6890
 RING_SIZE = 20  # vertices per ring

@@ -15,8 +15,9 @@ import scipy.sparse
 import torch
 
 from nets.assets import AssetError, AssetFormatError
-from nets.body import (FACE_VERTEX_IDS, HEAD_TOP_ROW, OFFICIAL_SMPL_KEYS, BodyModel, UnsafePickleError,
-                       joint_regressor_30, load_joint_regressor_extra, load_smpl_pkl)
+from nets.body import BodyModel
+from nets.smpl_file import (FACE_VERTEX_IDS, HEAD_TOP_ROW, OFFICIAL_SMPL_KEYS, UnsafePickleError, joint_regressor_30,
+                            load_joint_regressor_extra, load_smpl_pkl)
 from nets.standin import make_standin_body
 
 PARITY = "official_parity"

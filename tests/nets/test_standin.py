@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from nets.body import FACE_VERTEX_IDS, HEAD_TOP_ROW, BodyModel, check_smpl, load_smpl_pkl
+from nets.body import BodyModel
+from nets.smpl_file import FACE_VERTEX_IDS, HEAD_TOP_ROW, check_smpl, load_smpl_pkl
 from nets.standin import PARENTS, joint_positions, make_standin_body, write_standin_body
 
 
