@@ -54,16 +54,21 @@ def split_official(state: dict[str, torch.Tensor]) -> tuple[dict, dict, list[str
     return network, body, ignored
 
 
-def _load_network(model: CrowdNet, state: dict[str, torch.Tensor], path) -> None:
-    expected = model.network_state_dict()
+def load_strict(module: torch.nn.Module, state: dict[str, torch.Tensor], path, what: str,
+                expected: dict[str, torch.Tensor] | None = None) -> None:
+    """Load ``state`` into ``module`` only if it covers ``expected`` (default: the module's state) exactly.
+
+    Otherwise raise CheckpointError listing the missing, unexpected and wrongly shaped keys.
+    """
+    expected = module.state_dict() if expected is None else expected
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     wrong = sorted(k for k in set(state) & set(expected) if state[k].shape != expected[k].shape)
     if missing or unexpected or wrong:
-        parts = [f"{what} ({len(keys)}): {', '.join(keys[:12])}{' ...' if len(keys) > 12 else ''}"
-                 for what, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong)) if keys]
-        raise CheckpointError(f"{path} does not fit the 3DCrowdNet model: " + "; ".join(parts))
-    model.load_state_dict({**model.state_dict(), **state}, strict=True)
+        parts = [f"{kind} ({len(keys)}): {', '.join(keys[:12])}{' ...' if len(keys) > 12 else ''}"
+                 for kind, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong)) if keys]
+        raise CheckpointError(f"{path} does not fit the {what}: " + "; ".join(parts))
+    module.load_state_dict({**module.state_dict(), **state}, strict=True)
 
 
 def load_model(path, body: torch.nn.Module) -> CrowdNet:
@@ -75,11 +80,11 @@ def load_model(path, body: torch.nn.Module) -> CrowdNet:
         if unknown:
             raise CheckpointError(f"{path}: unknown model config keys {unknown}; known: {sorted(known)}")
         model = CrowdNet(body, ModelConfig(**ckpt["config"]))
-        _load_network(model, ckpt["network"], path)
+        load_strict(model, ckpt["network"], path, "3DCrowdNet model", model.network_state_dict())
     else:
         model = CrowdNet(body)
         network, body_buffers, ignored = split_official(ckpt["network"])
-        _load_network(model, network, path)
+        load_strict(model, network, path, "3DCrowdNet model", model.network_state_dict())
         used = body.load_official_buffers(body_buffers)
         extra = sorted(set(body_buffers) - set(used))
         if extra:

@@ -51,6 +51,41 @@ def official_checkpoint(fixture_file, tmp_path_factory) -> Path:
     return out
 
 
+# content sha256 printed by rtmo_parity/make_rtmo_checkpoint.py (names, dtypes, shapes, bytes; see its README)
+RTMO_CHECKPOINT_SHA256 = {
+    "rtmo-s_crowdpose": "40d4089d6508001437586e68c2367804ce9be52097fefc8f7c3c7689b37d9a8e",
+    "rtmo-l_body7": "9fdddca9b6954be93fe2554e1202b8feacf89058eacdb7abd7bf947062036a3e",
+}
+
+
+@pytest.fixture(scope="session")
+def rtmo_checkpoint(fixture_file, tmp_path_factory):
+    """``rtmo_checkpoint('rtmo-s_crowdpose')`` -> path of the synthetic mmpose-format RTMO checkpoint.
+
+    Regenerated once per session by the fixture's own script (rtmo-s 39 MB, rtmo-l 179 MB, a few
+    seconds each); models: ``rtmo-s_crowdpose``, ``rtmo-l_body7``.
+    """
+    import subprocess
+    import sys
+
+    script = fixture_file("rtmo_parity/make_rtmo_checkpoint.py")
+    folder = tmp_path_factory.mktemp("rtmo")
+    made: dict[str, Path] = {}
+
+    def get(model: str) -> Path:
+        if model not in RTMO_CHECKPOINT_SHA256:
+            raise ValueError(f"unknown RTMO fixture model {model!r}; expected one of {sorted(RTMO_CHECKPOINT_SHA256)}")
+        if model not in made:
+            out = folder / f"{model}.pth"
+            proc = subprocess.run([sys.executable, str(script), "--model", model, "--out", str(out)],
+                                  capture_output=True, text=True)
+            assert proc.returncode == 0, proc.stderr
+            assert f"content sha256 {RTMO_CHECKPOINT_SHA256[model]}" in proc.stdout, proc.stdout
+            made[model] = out
+        return made[model]
+    return get
+
+
 @pytest.fixture(scope="session")
 def fixture_body(fixture_file):
     """BodyModel from the fixture's synthetic SMPL-format pkl and extra regressor."""
