@@ -8,29 +8,14 @@ project's synthetic stand-in. Prints one line per setting and the ratio against 
 both measured in this run on the same inputs.
 """
 import argparse
-import statistics
 import tempfile
-import time
 
 import torch
 
 from nets.body import BodyModel
 from nets.model import CrowdNet
 from nets.standin import write_standin_body
-
-
-def timed(fn) -> float:
-    """Seconds of one call."""
-    sync()
-    start = time.perf_counter()
-    fn()
-    sync()
-    return time.perf_counter() - start
-
-
-def sync():
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
+from timing import median_seconds
 
 
 def main():
@@ -72,14 +57,8 @@ def main():
     print(f"device {device} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else 'CPU'}), "
           f"torch {torch.__version__}, threads {torch.get_num_threads()}, {n} people, median of {args.repeats}")
     settings = [(b, v) for v in nets for b in args.batches]
-    runs = {s: forward_all(*s) for s in settings}
-    for fn in runs.values():
-        fn()  # warm-up
-    seconds = {s: [] for s in settings}
-    for _ in range(args.repeats):  # rounds interleave the settings, so drift hits all alike
-        for s, fn in runs.items():
-            seconds[s].append(timed(fn))
-    rate = {s: n / statistics.median(t) for s, t in seconds.items()}
+    seconds = median_seconds({s: forward_all(*s) for s in settings}, args.repeats)
+    rate = {s: n / t for s, t in seconds.items()}
     baseline = rate.get((1, "fp32"))
     for (batch, variant), r in rate.items():
         label = f"{variant}, batch {batch}" + (" (official demo: one per forward)" if (batch, variant) == (1, "fp32") else "")

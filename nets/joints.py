@@ -41,6 +41,35 @@ JOINT_SETS = {
 }
 
 
+# Limbs to draw, per joint set, by joint name (one table; ``skeleton`` turns a row into index pairs).
+_LEGS = (("L_Hip", "L_Knee"), ("L_Knee", "L_Ankle"), ("R_Hip", "R_Knee"), ("R_Knee", "R_Ankle"))
+_ARMS = (("L_Shoulder", "L_Elbow"), ("L_Elbow", "L_Wrist"), ("R_Shoulder", "R_Elbow"), ("R_Elbow", "R_Wrist"))
+_COCO_FACE = (("Nose", "L_Eye"), ("Nose", "R_Eye"), ("L_Eye", "L_Ear"), ("R_Eye", "R_Ear"))
+_COCO17_EDGES = _LEGS + _ARMS + _COCO_FACE + (
+    ("L_Hip", "R_Hip"), ("L_Shoulder", "L_Hip"), ("R_Shoulder", "R_Hip"), ("L_Shoulder", "R_Shoulder"),
+    ("L_Eye", "R_Eye"), ("L_Ear", "L_Shoulder"), ("R_Ear", "R_Shoulder"))
+SKELETONS: dict[str, tuple[tuple[str, str], ...]] = {
+    "coco17": _COCO17_EDGES,
+    "coco19": _COCO17_EDGES + (("Pelvis", "L_Hip"), ("Pelvis", "R_Hip"), ("Neck", "L_Shoulder"),
+                               ("Neck", "R_Shoulder"), ("Neck", "Pelvis"), ("Neck", "Nose")),
+    "crowdpose14": _LEGS + _ARMS + (("Head_top", "Neck"), ("Neck", "L_Shoulder"), ("Neck", "R_Shoulder"),
+                                    ("L_Shoulder", "L_Hip"), ("R_Shoulder", "R_Hip"), ("L_Hip", "R_Hip")),
+    "openpose18": _LEGS + _ARMS + _COCO_FACE + (("Neck", "Nose"), ("Neck", "L_Shoulder"), ("Neck", "R_Shoulder"),
+                                                ("Neck", "L_Hip"), ("Neck", "R_Hip")),
+    # the SMPL kinematic tree (child, parent) plus the face joints and head top
+    "smpl30": tuple((SMPL30[c], SMPL30[p]) for c, p in enumerate(
+        (-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21)) if p >= 0)
+        + (("Head", "Nose"), ("Nose", "L_Eye"), ("Nose", "R_Eye"), ("L_Eye", "L_Ear"), ("R_Eye", "R_Ear"),
+           ("Head", "Head_top")),
+}
+
+
+def skeleton(joint_set: str) -> np.ndarray:
+    """(E, 2) int joint-index pairs of the limbs of ``joint_set`` (for drawing)."""
+    names = joint_names(joint_set)
+    return np.array([(names.index(a), names.index(b)) for a, b in SKELETONS[joint_set]], dtype=np.int64)
+
+
 def joint_names(joint_set: str) -> tuple[str, ...]:
     """Names of a joint set; the error lists the valid sets."""
     try:

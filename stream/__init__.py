@@ -1,11 +1,19 @@
 """crowdmesh stream: images and video in, SMPL out.
 
 Now: ``stream image`` (``stream.image``), crops as the official demo makes them (``stream.crops``),
-a small OpenCV mesh renderer (``stream.render``) and the built-in stand-in example (``stream.demo``).
-The Ray video pipeline and the Zarr store follow (see DESIGN.md)::
+a small OpenCV mesh renderer (``stream.render``) and the built-in stand-in example (``stream.demo``);
+``stream poses`` (``stream.poses``): frames in (``stream.frames``), a 2D pose backend (``stream.pose2d``),
+COCO keypoint results out (``stream.poses_io``), skeletons drawn (``stream.draw``), weights fetched by
+``stream.assets``. The Ray video pipeline and the Zarr store follow (see DESIGN.md)::
 
     from stream.crops import crop_people
     from stream.image import estimate, read_image, read_poses
 
     people = estimate(model, read_image("photo.jpg"), read_poses("poses.json", "photo.jpg"))
+
+    from stream.frames import FrameSource
+    from stream.pose2d import make_backend
+    from stream.poses import estimate_poses
+
+    estimate_poses(FrameSource("clip.mp4"), make_backend("precomputed", poses="in.json"), "poses.json")
 """

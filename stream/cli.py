@@ -1,12 +1,13 @@
 """The ``stream`` command line."""
 import logging
 import pickle
-import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+
+from stream.assets import crowdmesh_home  # noqa: F401  (kept importable from here)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="crowdmesh: 3D SMPL motion for every person in crowd images and videos.")
@@ -16,11 +17,6 @@ log = logging.getLogger("crowdmesh")
 @app.callback()
 def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(message)s")
-
-
-def crowdmesh_home() -> Path:
-    """Where stand-ins are cached and default asset paths live: $CROWDMESH_HOME or ~/.cache/crowdmesh."""
-    return Path(os.environ.get("CROWDMESH_HOME", Path.home() / ".cache" / "crowdmesh"))
 
 
 def _fail(err: Exception) -> None:
@@ -86,6 +82,85 @@ def image(
                + (f" (dropped as weak or duplicate poses: {dropped})" if dropped else "") + f" -> {path}")
     if use_standin:
         typer.secho("(stand-in assets: results are not real estimates)", fg=typer.colors.YELLOW, err=True)
+
+
+@app.command()
+def poses(
+    input: Annotated[Path, typer.Argument(help="An image, an image folder or a video.")],
+    backend: Annotated[str, typer.Option(help="rtmo (native RTMO), mmpose, or precomputed (--poses).")] = "rtmo",
+    checkpoint: Annotated[Optional[str], typer.Option(help="Weights: a .pth path or a known name "
+                                                           "(`stream assets`), e.g. rtmo-l_crowdpose.")] = None,
+    config: Annotated[Optional[Path], typer.Option(help="mmpose config file (--backend mmpose).")] = None,
+    poses_file: Annotated[Optional[Path], typer.Option("--poses", help="Poses JSON for --backend precomputed: COCO "
+                                                       "keypoint results or the official demo format.")] = None,
+    device: Annotated[str, typer.Option(help="cpu, cuda, cuda:N or auto.")] = "auto",
+    batch_size: Annotated[int, typer.Option(min=1, help="Frames per forward pass.")] = 8,
+    out: Annotated[Path, typer.Option(help="Output COCO keypoint-results JSON.")] = Path("poses.json"),
+    draw: Annotated[Optional[Path], typer.Option(help="Draw the skeletons: a .mp4 video, a .png (one image) "
+                                                      "or a folder of PNGs.")] = None,
+    draw_threshold: Annotated[float, typer.Option(help="Joints scored below this are not drawn.")] = 0.3,
+) -> None:
+    """2D poses of every person in an image, an image folder or a video, as COCO keypoint results."""
+    from nets.assets import AssetError
+    from stream.assets import resolve_asset
+    from stream.frames import FrameSource
+    from stream.pose2d import make_backend
+    from stream.poses import estimate_poses
+
+    try:
+        source = FrameSource(input)
+        if backend in ("rtmo", "mmpose") and checkpoint is not None:
+            checkpoint = resolve_asset(checkpoint, crowdmesh_home())
+        pose_backend = make_backend(backend, checkpoint=checkpoint, config=config, poses=poses_file, device=device,
+                                    batch_size=batch_size)
+        summary = estimate_poses(source, pose_backend, out, draw=draw, batch_size=batch_size,
+                                 threshold=draw_threshold)
+    except (AssetError, OSError, ValueError, KeyError, ImportError) as err:
+        _fail(err)
+    typer.echo(f"{summary.frames} frames, {summary.people} people ({summary.joint_set}) -> {summary.out}"
+               + (f"; skeletons -> {summary.draw}" if summary.draw else ""))
+
+
+assets_app = typer.Typer(add_completion=False, help="Known downloadable weights (mmpose RTMO checkpoints).")
+app.add_typer(assets_app, name="assets")
+
+
+@assets_app.callback(invoke_without_command=True)
+def assets(ctx: typer.Context,
+           verify: Annotated[bool, typer.Option(help="Also check the sha256 of the files present.")] = False) -> None:
+    """List the known weights, where they go and whether they are present. `stream assets get NAME` fetches one."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from stream.assets import ASSETS, HashMismatchError, asset_path, verify as verify_file, weights_dir
+
+    typer.echo(f"weights folder: {weights_dir(crowdmesh_home())}")
+    for name, asset in ASSETS.items():
+        path = asset_path(name, crowdmesh_home())
+        status = "present" if path.is_file() else "missing"
+        if verify and path.is_file():
+            try:
+                verify_file(path, name)
+                status = "verified"
+            except HashMismatchError:
+                status = "BAD HASH"
+        typer.echo(f"  {name:24s} {asset.joint_set:12s} {asset.input_size[0]}x{asset.input_size[1]}  {status:8s}  "
+                   f"{asset.note}")
+
+
+@assets_app.command("get")
+def assets_get(
+    name: Annotated[str, typer.Argument(help="A known asset name (see `stream assets`).")],
+    source: Annotated[Optional[str], typer.Option("--from", help="A local file or URL to take it from instead "
+                                                                 "of the official address.")] = None,
+) -> None:
+    """Download (or copy from --from) a known asset into the weights folder and verify its sha256."""
+    from stream.assets import get_asset_file
+
+    try:
+        path = get_asset_file(name, crowdmesh_home(), source=source)
+    except (OSError, ValueError) as err:
+        _fail(err)
+    typer.echo(f"{name} -> {path}")
 
 
 if __name__ == "__main__":

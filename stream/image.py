@@ -4,7 +4,6 @@ Reads 2D poses in the official demo's JSON format ``{image_name: [[[x, y, score]
 crops each kept person as the official demo does, runs the model once for all of them (the official
 demo runs one person per forward), and writes ``people.npz`` plus one ``.obj`` mesh per person.
 """
-import json
 import logging
 from pathlib import Path
 
@@ -12,8 +11,8 @@ import cv2
 import numpy as np
 import torch
 
-from nets.joints import joint_names
 from stream.crops import CropConfig, crop_people
+from stream.poses_io import DEMO_FORMAT, PosesFileError, demo_people, load_json
 from stream.render import draw_meshes, person_colors
 
 log = logging.getLogger(__name__)
@@ -43,38 +42,19 @@ def read_image(path) -> np.ndarray:
 
 
 def read_poses(path, image_name: str, joint_set: str = "coco17") -> list[np.ndarray]:
-    """People of ``image_name`` from an official-demo poses JSON, each (K,3) x, y, score in pixels."""
-    path, k = Path(path), len(joint_names(joint_set))
-    try:
-        data = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise InputError(f"poses file {path} does not exist; pass --poses POSES.json") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise InputError(f"poses file {path} is not valid JSON ({e}); expected "
-                         '{"IMAGE_NAME": [[[x, y, score], ...], ...]}') from None
+    """People of ``image_name`` from an official-demo poses JSON, each (K,3) float64 x, y, score in pixels.
+
+    Reads and validates with ``stream.poses_io`` (errors are ``PosesFileError``, a ValueError naming the
+    file, the image and the person), so ``PrecomputedPoses`` gives exactly these arrays.
+    """
+    data = load_json(path)
     if not isinstance(data, dict):
-        raise InputError(f"poses file {path}: expected an object mapping image names to people, "
-                         f"got {type(data).__name__}")
+        raise PosesFileError(f"poses file {path}: expected an object mapping image names to people "
+                             f"{DEMO_FORMAT}, got {type(data).__name__}")
     if image_name not in data:
-        raise InputError(f"poses file {path} has no entry for image {image_name!r} (it has "
-                         f"{sorted(data)[:5]}); pass the poses made for this image")
-    people = []
-    for i, person in enumerate(data[image_name]):
-        arr = np.asarray(person, dtype=np.float64) if _is_numeric(person) else None
-        if arr is None or arr.ndim != 2 or arr.shape[0] != k or arr.shape[1] < 3 or not np.isfinite(arr).all():
-            got = np.shape(person) if arr is not None else "non-numeric values"
-            raise InputError(f"poses file {path}, image {image_name!r}, person {i}: expected {k} "
-                             f"[x, y, score] rows ({joint_set}), got {got}")
-        people.append(arr[:, :3])
-    return people
-
-
-def _is_numeric(value) -> bool:
-    try:
-        np.asarray(value, dtype=np.float64)
-        return True
-    except (TypeError, ValueError):
-        return False
+        raise PosesFileError(f"poses file {path} has no entry for image {image_name!r} (it has "
+                             f"{sorted(data)[:5]}); pass the poses made for this image")
+    return demo_people(path, image_name, data[image_name], joint_set)
 
 
 @torch.no_grad()

@@ -4,9 +4,9 @@ A backend is called with a batch of frames and gives, per frame, the people it f
 
     backend = make_backend("rtmo", checkpoint="rtmo-l.pth")       # or "mmpose", "precomputed"
     for poses in backend([frame0, frame1], frame_ids=[0, 1]):
-        poses.keypoints   # (N, K, 3) float32 x, y, score in image pixels
-        poses.boxes       # (N, 4) float32 x, y, w, h in image pixels
-        poses.scores      # (N,) float32 person scores
+        poses.keypoints   # (N, K, 3) x, y, score in image pixels
+        poses.boxes       # (N, 4) x, y, w, h in image pixels
+        poses.scores      # (N,) person scores
         poses.joint_set   # e.g. "crowdpose14" or "coco17" (names in nets.joints)
 
 Frames are (H, W, 3) uint8 **BGR** arrays (OpenCV's and PyAV's ``bgr24`` order); ``as_bgr8``
@@ -28,10 +28,14 @@ class FrameError(ValueError):
 
 @dataclass(frozen=True)
 class FramePoses:
-    """The people of one frame, first axis = person, in descending score order."""
-    keypoints: np.ndarray  # (N, K, 3) float32 x, y, score, image pixels
-    boxes: np.ndarray      # (N, 4) float32 x, y, w, h, image pixels
-    scores: np.ndarray     # (N,) float32
+    """The people of one frame, first axis = person.
+
+    Detectors give float32 in descending score order; precomputed poses keep the file's order and its
+    float64 values (so the official demo JSON reaches ``stream image`` bit for bit).
+    """
+    keypoints: np.ndarray  # (N, K, 3) x, y, score, image pixels
+    boxes: np.ndarray      # (N, 4) x, y, w, h, image pixels
+    scores: np.ndarray     # (N,)
     joint_set: str
 
     def __post_init__(self):

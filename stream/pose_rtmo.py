@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from nets.rtmo import RTMO
+from stream.assets import resolve_asset
 from stream.pose2d import FramePoses, as_bgr8
 
 log = logging.getLogger(__name__)
@@ -91,7 +92,7 @@ class RtmoBackend:
             raise FileNotFoundError("the rtmo backend needs --checkpoint: an mmpose RTMO .pth file or a known "
                                     "name (list them with `stream assets`)")
         self.device = resolve_device(device)
-        model = RTMO.from_checkpoint(_checkpoint_path(checkpoint))
+        model = RTMO.from_checkpoint(resolve_asset(checkpoint))  # a path or a known name
         self.model = (model.fuse() if fuse else model).to(self.device)
         self.size = model.config.input_size
         self.joint_set = model.config.joint_set
@@ -125,12 +126,3 @@ class RtmoBackend:
         scores = inst.keypoint_scores.float().cpu().numpy()
         return FramePoses(np.concatenate([kpts, scores[..., None]], axis=2).astype(np.float32),
                           boxes.astype(np.float32), inst.scores.float().cpu().numpy(), self.joint_set)
-
-
-def _checkpoint_path(checkpoint):
-    """A path, or a known asset name resolved in the asset folder."""
-    try:
-        from stream.assets import resolve_asset
-    except ImportError:
-        return checkpoint
-    return resolve_asset(checkpoint)

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from nets.joints import (COCO17, CROWDPOSE14, GRAPH15, GRAPH15_IN_SMPL30, OPENPOSE18, SMPL30, add_pelvis_neck,
-                         graph_adjacency, joint_names, to_superset)
+from nets.joints import (COCO17, CROWDPOSE14, GRAPH15, GRAPH15_IN_SMPL30, JOINT_SETS, OPENPOSE18, SMPL30,
+                         add_pelvis_neck, graph_adjacency, joint_names, skeleton, to_superset)
 
 
 @pytest.mark.parametrize("joint_set", ["coco17", "crowdpose14", "openpose18"])
@@ -45,3 +45,20 @@ def test_graph_adjacency_is_symmetric_normalised():
     d = a.sum(0) ** -0.5
     np.testing.assert_allclose(adj, d[:, None] * a * d[None], rtol=1e-6)
     assert [SMPL30[i] for i in GRAPH15_IN_SMPL30] == list(GRAPH15)
+
+
+@pytest.mark.parametrize("joint_set", sorted(JOINT_SETS))
+def test_skeleton_connects_every_joint_once(joint_set):
+    edges = skeleton(joint_set)
+    k = len(joint_names(joint_set))
+    assert edges.shape[1] == 2 and edges.min() >= 0 and edges.max() < k
+    assert len({tuple(sorted(e)) for e in edges.tolist()}) == len(edges)  # no duplicates
+    reached, frontier = {0}, [0]  # one connected tree/graph over all joints
+    while frontier:
+        j = frontier.pop()
+        for a, b in edges.tolist():
+            for x, y in ((a, b), (b, a)):
+                if x == j and y not in reached:
+                    reached.add(y)
+                    frontier.append(y)
+    assert reached == set(range(k))

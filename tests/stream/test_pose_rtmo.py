@@ -1,6 +1,7 @@
 """Native RTMO against the rtmo_parity fixture (mmpose 1.3.2 outputs), through the project's loader."""
 import subprocess
 import sys
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -110,8 +111,7 @@ def test_fused_model_equals_unfused(rtmo_checkpoint, images):
 
 def test_shape_read_from_checkpoint(rtmo_checkpoint):
     state, meta = read_mmpose_checkpoint(rtmo_checkpoint("rtmo-s_crowdpose"))
-    assert config_from_state(state) == SIZES["s"].__class__(num_keypoints=14, **{
-        k: v for k, v in SIZES["s"].__dict__.items() if k != "num_keypoints"})
+    assert config_from_state(state) == replace(SIZES["s"], num_keypoints=14)
     assert meta["dataset_meta"]["num_keypoints"] == 14
     l_state, _ = read_mmpose_checkpoint(rtmo_checkpoint("rtmo-l_body7"))
     assert config_from_state(l_state).joint_set == "coco17"
@@ -155,3 +155,22 @@ def test_odd_frames_give_results_or_clear_errors(rtmo_checkpoint, images):
         backend([np.zeros((0, 5, 3), np.uint8)], frame_ids=[7])
     with pytest.raises(FrameError, match=r"expected an image of shape"):
         backend([np.zeros((4, 4, 2), np.uint8)])
+
+
+def test_stream_poses_rtmo_cli_writes_what_the_backend_finds(rtmo_checkpoint, fixture_file, images, tmp_path):
+    """`stream poses IMAGE --backend rtmo` -> COCO results that read back as the backend's own people."""
+    from typer.testing import CliRunner
+
+    from stream.cli import app
+    from stream.poses_io import PrecomputedPoses
+
+    image, checkpoint = fixture_file("rtmo_parity/basketball1.png"), rtmo_checkpoint("rtmo-s_crowdpose")
+    res = CliRunner().invoke(app, ["poses", str(image), "--backend", "rtmo", "--checkpoint",
+                                   str(checkpoint), "--device", "cpu", "--out",
+                                   str(tmp_path / "poses.json"), "--draw", str(tmp_path / "drawn.png")])
+    assert res.exit_code == 0, res.output
+    read = PrecomputedPoses.from_file(tmp_path / "poses.json")
+    assert read.joint_set == "crowdpose14"
+    assert_same_people(read.get(image.name), RtmoBackend(checkpoint, device="cpu")(images[:1])[0])
+    drawn = cv2.imread(str(tmp_path / "drawn.png"))
+    assert drawn.shape == images[0].shape and np.abs(drawn.astype(int) - images[0]).max() > 60
