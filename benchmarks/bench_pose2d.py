@@ -9,8 +9,9 @@ not depend on the values beyond the number of people found, which is printed. In
 BGR uint8 frames to people in image pixels (letterbox, network, decoding, NMS, DCC, mapping back):
 
 - ``native plain``: the network as loaded; ``native fused``: BatchNorm folded, RepVGG branches merged.
-- ``mmpose``: ``mmpose.apis.inference_bottomup`` one frame at a time (its API takes one image), with
-  the mmpose config of the same model; only when mmpose imports (scripts/install_mmpose.sh).
+- ``mmpose``: mmpose's own test pipeline and model (``stream.pose_mmpose.MmposeBackend``: mmpose's
+  letterbox, forward and decoding, several frames per forward) with the mmpose config of the same
+  model; only when mmpose imports (scripts/install_mmpose.sh).
 
 The ratio column divides by mmpose's frames/s measured in this run (or by native plain batch 1).
 """
@@ -33,8 +34,8 @@ from nets.rtmo import RTMO, SIZES  # noqa: E402
 from stream.pose_rtmo import RtmoBackend  # noqa: E402
 
 FIXTURE = ROOT.parent / "shared" / "fixtures" / "rtmo_parity"
-MMPOSE_CONFIGS = {"rtmo-s_crowdpose": "crowdpose/rtmo-s_8xb32-700e_crowdpose-640x640.py",
-                  "rtmo-l_body7": "body7/rtmo-l_16xb16-600e_body7-640x640.py"}
+MMPOSE_CONFIGS = {"rtmo-s_crowdpose": "body_2d_keypoint/rtmo/crowdpose/rtmo-s_8xb32-700e_crowdpose-640x640.py",
+                  "rtmo-l_body7": "body_2d_keypoint/rtmo/body7/rtmo-l_16xb16-600e_body7-640x640.py"}
 
 
 def checkpoint(name: str, folder: Path) -> tuple[Path, str]:
@@ -49,17 +50,16 @@ def checkpoint(name: str, folder: Path) -> tuple[Path, str]:
     return out, "random initialisation"
 
 
-def mmpose_runner(name: str, path: Path, device: str):
-    """A function running mmpose's inference_bottomup on one frame, or None when mmpose is absent."""
+def mmpose_runner(name: str, path: Path, device: str, batch_size: int):
+    """mmpose's own inference of the same model on BGR frames (stream.pose_mmpose), or None when it is absent."""
+    from stream.pose_mmpose import MmposeBackend, MmposeMissingError
+
     try:
-        import mmpose
-        from mmpose.apis import inference_bottomup, init_model
-    except ImportError as e:
-        print(f"mmpose not importable ({e}); run scripts/install_mmpose.sh for the comparison")
+        backend = MmposeBackend(MMPOSE_CONFIGS[name], path, device=device, batch_size=batch_size)
+    except MmposeMissingError as e:
+        print(f"mmpose not importable ({str(e).split('(')[0].strip()}); run scripts/install_mmpose.sh for the comparison")
         return None
-    config = Path(mmpose.__file__).parent / ".mim" / "configs" / "body_2d_keypoint" / "rtmo" / MMPOSE_CONFIGS[name]
-    model = init_model(str(config), str(path), device=device)
-    return lambda frame: inference_bottomup(model, frame)
+    return backend
 
 
 def main():
@@ -73,7 +73,7 @@ def main():
     photo = FIXTURE / "basketball1.png"
     frame = cv2.imread(str(photo)) if photo.is_file() else \
         np.random.default_rng(0).integers(0, 256, (480, 640, 3), dtype=np.uint8)
-    frames = [frame] * args.frames
+    frames, ids = [frame] * args.frames, list(range(args.frames))
     print(f"device {args.device}, torch {torch.__version__}, threads {torch.get_num_threads()}, "
           f"{args.frames} frames of {frame.shape[1]}x{frame.shape[0]}, median of {args.repeats}")
     summary = []
@@ -82,14 +82,15 @@ def main():
             path, weights = checkpoint(name, Path(tmp))
             plain = RtmoBackend(path, device=args.device, batch_size=1, fuse=False)
             fused = {b: RtmoBackend(path, device=args.device, batch_size=b) for b in (1, 8)}
-            runs = {"native plain, batch 1": lambda: plain(frames)}
-            runs.update({f"native fused, batch {b}": (lambda be=be: be(frames)) for b, be in fused.items()})
-            mm = mmpose_runner(name, path, args.device)
-            if mm is not None:
-                runs["mmpose inference_bottomup, batch 1"] = lambda: [mm(f) for f in frames]
+            runs = {"native plain, batch 1": lambda: plain(frames, ids)}
+            runs.update({f"native fused, batch {b}": (lambda be=be: be(frames, ids)) for b, be in fused.items()})
+            mm = {1: mmpose_runner(name, path, args.device, 1)}
+            if mm[1] is not None:
+                mm[8] = mmpose_runner(name, path, args.device, 8)
+                runs.update({f"mmpose, batch {b}": (lambda be=be: be(frames, ids)) for b, be in mm.items()})
             people = len(fused[1](frames[:1])[0])
             fps = {k: args.frames / t for k, t in median_seconds(runs, args.repeats).items()}
-            base_key = "mmpose inference_bottomup, batch 1" if mm is not None else "native plain, batch 1"
+            base_key = "mmpose, batch 1" if mm[1] is not None else "native plain, batch 1"
             print(f"{name} ({weights}, {people} people per frame)")
             for key, value in fps.items():
                 print(f"  {key:38s} {value:7.2f} frames/s  x{value / fps[base_key]:.2f} vs {base_key.split(',')[0]}")
