@@ -111,14 +111,19 @@ def make_backend(name: str, *, checkpoint=None, config=None, poses=None, device:
     """Build a backend by name.
 
     - ``rtmo``: native RTMO; ``checkpoint`` = an mmpose RTMO ``.pth`` (path or known asset name).
-    - ``mmpose``: any mmpose bottom-up model; ``config`` = mmpose config file, ``checkpoint`` = its weights.
+    - ``mmpose``: any mmpose bottom-up model; ``config`` = mmpose config file, ``checkpoint`` = its weights
+      (a known RTMO name brings its own config).
     - ``precomputed``: ``poses`` = a COCO keypoint-results JSON or an official-demo poses JSON.
     """
     if name == "rtmo":
         from stream.pose_rtmo import RtmoBackend
         return RtmoBackend(checkpoint, device=device, batch_size=batch_size)
     if name == "mmpose":
+        from stream.assets import ASSETS, resolve_asset
         from stream.pose_mmpose import MmposeBackend
+        if checkpoint is not None and str(checkpoint) in ASSETS:  # a known name: its weights and its config
+            config = config or ASSETS[str(checkpoint)].mmpose_config
+            checkpoint = resolve_asset(checkpoint)
         return MmposeBackend(config, checkpoint, device=device, batch_size=batch_size)
     if name == "precomputed":
         from stream.poses_io import PrecomputedPoses
