@@ -1,7 +1,9 @@
 """crowdmesh stream: images and video in, SMPL out.
 
 Now: ``stream image`` (``stream.image``), crops as the official demo makes them (``stream.crops``),
-a small OpenCV mesh renderer (``stream.render``) and the built-in stand-in example (``stream.demo``);
+the mesh overlay renderer (``stream.render``, on the z-buffer of ``nets.synth.raster``) and the built-in
+stand-in example (``stream.demo``); ``stream synth`` (``stream.synth``): synthetic crowd clips with ground truth
+and simulated detections;
 ``stream poses`` (``stream.poses``): frames in (``stream.frames``), a 2D pose backend (``stream.pose2d``),
 COCO keypoint results out (``stream.poses_io``), skeletons drawn (``stream.draw``), weights fetched by
 ``stream.assets``. The Ray video pipeline and the Zarr store follow (see DESIGN.md)::

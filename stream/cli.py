@@ -121,6 +121,62 @@ def poses(
                + (f"; skeletons -> {summary.draw}" if summary.draw else ""))
 
 
+def _parse_size(size: str) -> tuple[int, int]:
+    try:
+        width, height = (int(v) for v in size.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"--size {size!r}: expected WIDTHxHEIGHT in pixels, e.g. 640x360") from None
+    if width < 16 or height < 16:
+        raise ValueError(f"--size {size!r}: expected at least 16x16 pixels, e.g. 640x360")
+    return width, height
+
+
+@app.command()
+def synth(
+    out_dir: Annotated[Path, typer.Argument(help="Output folder.")],
+    people: Annotated[int, typer.Option(help="People in the crowd.")] = 8,
+    frames: Annotated[int, typer.Option(help="Frames to generate.")] = 300,
+    fps: Annotated[float, typer.Option(help="Frames per second.")] = 30.0,
+    size: Annotated[str, typer.Option(help="Video size WIDTHxHEIGHT (even numbers for H.264).")] = "640x360",
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same clip.")] = 0,
+    noise: Annotated[str, typer.Option(help="Detection noise preset: none, moderate or heavy.")] = "moderate",
+    smpl: Annotated[Optional[Path], typer.Option(help="SMPL .pkl to build the people from (default: the "
+                                                      "synthetic stand-in body).")] = None,
+    joint_regressor_extra: Annotated[Optional[Path], typer.Option(help="J_regressor_extra.npy (with --smpl).")] = None,
+) -> None:
+    """A synthetic crowd video with ground truth and simulated 2D pose detections (COCO keypoint results)."""
+    from nets.assets import AssetError
+    from nets.synth import CrowdConfig
+    from nets.synth.noise import noise_config
+    from stream.synth import write_synthetic_clip
+
+    try:
+        width, height = _parse_size(size)
+        config = CrowdConfig(people=people, frames=frames, fps=fps, width=width, height=height, seed=seed)
+        noise_config(noise)
+        body = None
+        if smpl is not None or joint_regressor_extra is not None:
+            from nets.body import BodyModel
+
+            if smpl is None or joint_regressor_extra is None:
+                raise ValueError("--smpl and --joint-regressor-extra go together: pass both, or neither for the "
+                                 "stand-in body")
+            body = BodyModel.from_files(smpl, joint_regressor_extra)
+        summary = write_synthetic_clip(out_dir, config, noise=noise, body=body)
+    except (AssetError, OSError, ValueError, KeyError, pickle.UnpicklingError) as err:
+        _fail(err)
+    occ = summary.occlusion
+    typer.echo(f"{summary.video}: {summary.frames} frames, {summary.size[0]}x{summary.size[1]}, {summary.fps:g} fps, "
+               f"{summary.people} people ({summary.seconds:.1f} s)")
+    typer.echo(f"{summary.truth}: ground truth (SMPL, 3D joints, 2D keypoints with visibility, boxes, camera)")
+    for name, path in summary.detections.items():
+        typer.echo(f"{path}: {summary.detection_counts[name]} detections ({noise} noise); "
+                   f"truth: {summary.truth_poses[name]}")
+    typer.echo(f"occlusion: {occ['keypoints_occluded']:.1%} of in-image keypoints hidden "
+               f"({occ['by_others']:.1%} behind other people), {occ['heavily_occluded']:.1%} of person-frames "
+               f"at least half hidden, {occ['fully_hidden']:.1%} fully hidden")
+
+
 assets_app = typer.Typer(add_completion=False, help="Known downloadable weights (mmpose RTMO checkpoints).")
 app.add_typer(assets_app, name="assets")
 

@@ -91,14 +91,11 @@ def write_obj(path, vertices: np.ndarray, faces: np.ndarray) -> None:
 
 def draw_overlay(image_rgb: np.ndarray, result: dict[str, np.ndarray], faces: np.ndarray,
                  focal: float = RENDER_FOCAL) -> np.ndarray:
-    """The meshes drawn over the image, far people first, each with its render camera."""
-    canvas = image_rgb
-    colors = person_colors(len(result["index"]))
-    for i in np.argsort(-result["cam_trans"][:, 2]):
-        x, y, w, h = result["bbox"][i]
-        canvas = draw_meshes(canvas, [result["mesh_cam_render"][i]], faces, focal, (x + w / 2, y + h / 2),
-                             [colors[i]], alpha=0.8)
-    return canvas
+    """The meshes drawn over the image in one z-buffer, each person through its own render camera."""
+    boxes = np.asarray(result["bbox"], dtype=np.float64).reshape(-1, 4)
+    princpts = boxes[:, :2] + boxes[:, 2:] / 2
+    return draw_meshes(image_rgb, list(result["mesh_cam_render"]), faces, focal, princpts,
+                       person_colors(len(result["index"])), alpha=0.8)
 
 
 def write_results(out_dir, result: dict[str, np.ndarray], faces: np.ndarray, image_rgb: np.ndarray) -> Path:

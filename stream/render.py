@@ -1,14 +1,15 @@
-"""Draw meshes onto images with OpenCV alone (painter's algorithm, flat Lambert shading).
+"""Draw meshes onto images: the project's one renderer is the z-buffer of ``nets.synth.raster``.
 
-Good enough to check results by eye and to synthesise test images; not a production renderer.
-Cameras are pinhole: x right, y down, z forward, ``uv = xy / z * focal + princpt``.
+Used by ``stream image``'s overlay and the built-in example. Cameras are pinhole: x right, y down,
+z forward, ``uv = xy / z * focal + princpt``. Meshes share one face list (SMPL-format meshes); back
+faces are culled when the mesh is closed (``orient_faces``). Faces are shaded with Lambert light, and
+the meshes hide each other per pixel.
 """
 import colorsys
 
-import cv2
 import numpy as np
 
-_SHIFT = 4  # fixed-point bits for sub-pixel polygon vertices
+from nets.synth.raster import orient_faces, rasterize
 
 
 def project(points: np.ndarray, focal: float, princpt) -> np.ndarray:
@@ -23,35 +24,29 @@ def person_colors(n: int) -> list[tuple[int, int, int]]:
 
 def draw_meshes(image_rgb: np.ndarray, meshes: list[np.ndarray], faces: np.ndarray, focal: float, princpt,
                 colors=None, alpha: float = 1.0) -> np.ndarray:
-    """Return a copy of ``image_rgb`` (H,W,3 uint8) with each (V,3) camera-space mesh drawn over it."""
-    colors = colors or person_colors(len(meshes))
-    pts, depth, rgb = [], [], []
-    for verts, color in zip(meshes, colors):
-        tri = np.asarray(verts, dtype=np.float64)[faces]  # (F,3,3)
-        front = (tri[..., 2] > 1e-2).all(axis=1)
-        tri = tri[front]
-        normal = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-        normal /= np.linalg.norm(normal, axis=1, keepdims=True) + 1e-12
-        view = tri.mean(axis=1)
-        view /= np.linalg.norm(view, axis=1, keepdims=True)
-        shade = 0.35 + 0.65 * np.abs((normal * view).sum(axis=1))
-        pts.append(project(tri, focal, princpt))
-        depth.append(tri[..., 2].mean(axis=1))
-        rgb.append(shade[:, None] * np.asarray(color, dtype=np.float64)[None])
-    canvas = image_rgb.copy()
-    if not pts:
+    """Return a copy of ``image_rgb`` (H,W,3 uint8) with the (V,3) camera-space meshes drawn over it.
+
+    ``princpt`` is one (2,) principal point, or one per mesh (N, 2) when each mesh has its own camera
+    (as 3DCrowdNet's per-box render cameras do): mesh i is moved into the camera of ``princpt[0]`` with
+    the same projection, ``x += (princpt[i] - princpt[0]) * z / focal``, so all meshes share one z-buffer.
+    ``alpha`` blends the meshes over the image.
+    """
+    canvas = np.asarray(image_rgb).copy()
+    if len(meshes) == 0:
         return canvas
-    pts, depth, rgb = np.concatenate(pts), np.concatenate(depth), np.concatenate(rgb)
-    fixed = np.round(pts * (1 << _SHIFT)).astype(np.int32)
-    limit = 1 << 30 >> _SHIFT
-    keep = (np.abs(pts) < limit).all(axis=(1, 2))
-    mask = np.zeros(canvas.shape[:2], dtype=np.uint8)
-    layer = canvas.copy()
-    for i in np.argsort(-depth):  # far to near
-        if keep[i]:
-            color = tuple(int(c) for c in rgb[i])
-            cv2.fillConvexPoly(layer, fixed[i], color, lineType=cv2.LINE_AA, shift=_SHIFT)
-            cv2.fillConvexPoly(mask, fixed[i], 255, shift=_SHIFT)
-    covered = mask > 0
-    canvas[covered] = (alpha * layer[covered] + (1 - alpha) * canvas[covered]).astype(np.uint8)
+    verts = np.stack([np.asarray(m, dtype=np.float64) for m in meshes])
+    princpt = np.asarray(princpt, dtype=np.float64)
+    if princpt.ndim == 2:
+        shift = (princpt - princpt[0]) / focal                      # (N, 2)
+        verts = verts.copy()
+        verts[..., :2] += shift[:, None, :] * verts[..., 2:]
+        princpt = princpt[0]
+    K = np.array([[focal, 0.0, princpt[0]], [0.0, focal, princpt[1]], [0.0, 0.0, 1.0]])
+    colors = np.asarray(colors if colors is not None else person_colors(len(verts)), dtype=np.float64)
+    h, w = canvas.shape[:2]
+    faces, closed = orient_faces(verts[0], faces)
+    out = rasterize(verts, faces, K, (w, h), colors, canvas, cull_backfaces=closed)
+    covered = out.mesh_id >= 0
+    blend = alpha * out.image[covered].astype(np.float64) + (1 - alpha) * canvas[covered]
+    canvas[covered] = np.clip(np.rint(blend), 0, 255).astype(np.uint8)
     return canvas

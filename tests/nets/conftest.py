@@ -1,0 +1,13 @@
+"""Fixtures for the nets tests."""
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def standin_body():
+    """BodyModel of the synthetic stand-in body (built in memory, no files)."""
+    from nets.body import BodyModel
+    from nets.standin import make_standin_body
+
+    return BodyModel(*make_standin_body())
