@@ -121,3 +121,54 @@ def write_synthetic_clip(out_dir, config: CrowdConfig = CrowdConfig(), noise: st
 
 def _frame_poses(dets) -> FramePoses:
     return FramePoses(dets.keypoints, dets.boxes, dets.scores, dets.joint_set)
+
+
+def store_from_crowd(crowd, path, *, joint_set: str = "coco17", min_visible: int = 0, fps: float | None = None,
+                     overwrite: bool = False, flush_frames: int = 64) -> Path:
+    """A crowdmesh store (``stream.store``) of a synthetic crowd's ground truth, for tests, demos and exporters.
+
+    One track per person (track id = ``crowd.ids[n]``) over the frames where the person is present
+    with at least ``min_visible`` visible keypoints of ``joint_set`` (0: every present frame; a person
+    may leave and come back, so a track's frames need not be consecutive). Rows: ``smpl_pose``,
+    ``smpl_betas``, ``joints3d`` from the truth; ``cam_trans`` = ``crowd.trans`` (the SMPL translation
+    in the camera frame, so ``body(pose, betas).vertices + cam_trans == crowd.vertices(t)[n]``);
+    ``keypoints2d`` = ``crowd.keypoints2d[joint_set]`` (x, y, visibility as the score); ``bbox`` =
+    ``crowd.boxes``; ``score`` 1. Frame t is at ``t / fps`` seconds (default fps: the crowd's). The
+    camera is the crowd's pinhole camera. Returns the store's path.
+    """
+    import hashlib
+
+    import torch
+
+    from stream.store import StoreWriter
+
+    if joint_set not in crowd.keypoints2d:
+        raise KeyError(f"joint set {joint_set!r}: the crowd has keypoints in {sorted(crowd.keypoints2d)}")
+    if isinstance(min_visible, bool) or not isinstance(min_visible, (int, np.integer)) or min_visible < 0:
+        raise ValueError(f"min_visible = {min_visible!r}: expected a whole number of keypoints >= 0")
+    fps = crowd.fps if fps is None else float(fps)
+    if not fps > 0:
+        raise ValueError(f"fps = {fps!r}: expected frames per second > 0")
+    keypoints = crowd.keypoints2d[joint_set]
+    keep = crowd.present & ((keypoints[..., 2] > 0).sum(-1) >= min_visible)
+    body_hash = hashlib.sha256()
+    for name, tensor in sorted(crowd.body.state_dict().items()):
+        body_hash.update(name.encode() + tensor.detach().cpu().to(torch.float64).numpy().tobytes())
+    K = crowd.camera.K
+    config = {"synthetic_crowd": dataclasses.asdict(crowd.config), "joint_set": joint_set,
+              "min_visible": int(min_visible)}
+    with StoreWriter.create(
+            path, source={"path": None, "fps": fps, "size": [crowd.config.width, crowd.config.height],
+                          "frame_count": crowd.frames, "synthetic": True},
+            camera={"focal": [float(K[0, 0]), float(K[1, 1])], "principal_point": [float(K[0, 2]), float(K[1, 2])]},
+            joint_set=joint_set, config=config, fingerprints={"ground_truth": "nets.synth",
+                                                               "body_sha256": body_hash.hexdigest()},
+            flush_frames=flush_frames, overwrite=overwrite) as writer:
+        for t in range(crowd.frames):
+            n = np.flatnonzero(keep[t])
+            writer.add_frame(t, t / fps, {
+                "track_id": crowd.ids[n], "smpl_pose": crowd.smpl_pose[t, n], "smpl_betas": crowd.betas[n],
+                "cam_trans": crowd.trans[t, n], "joints3d": crowd.joints3d[t, n], "keypoints2d": keypoints[t, n],
+                "bbox": crowd.boxes[t, n], "score": np.ones(len(n), np.float32)})
+        writer.finish()
+    return Path(path)

@@ -1,0 +1,37 @@
+"""The per-video Zarr v3 store: per-track SMPL sequences, written in order, resumable, read as numpy.
+
+Write (one writer per video, frames in order; see ``stream.store_write``)::
+
+    from stream.store import PersonResult, StoreWriter, open_store
+
+    with StoreWriter.create("out.zarr", source={"path": "clip.mp4", "fps": 30.0, "size": (640, 360),
+                                                "frame_count": 300},
+                            camera={"focal": 800.0, "principal_point": (320.0, 180.0)}, joint_set="coco17",
+                            config=config_dict, fingerprints=asset_hashes) as writer:
+        for index, time, people in results:          # list of PersonResult, or a dict of stacked arrays
+            writer.add_frame(index, time, people)
+        writer.finish()
+
+    writer = StoreWriter.resume("out.zarr", config=config_dict, fingerprints=asset_hashes)  # after a crash
+    writer.frames_done                                   # continue from this frame
+
+Read (``stream.store_read``)::
+
+    store = open_store("out.zarr")
+    for track in store:                                  # Track: frame, time, smpl_pose (T, 24, 3), ...
+        ...
+
+Layout, fill values and the commit rule: ``stream.store_layout``. Camera and ``cam_trans``:
+``CAMERA_CONVENTION`` (also stored in ``attrs["camera"]["convention"]``): camera-frame vertices =
+``body(smpl_pose, smpl_betas).vertices + cam_trans``. A store of a synthetic crowd's ground truth:
+``stream.synth.store_from_crowd``.
+"""
+from stream.store_layout import (CAMERA_CONVENTION, FORMAT, FRAME_ARRAYS, TRACK_ARRAYS, FrameOrderError, PersonResult,
+                                 StoreExistsError, StoreFormatError, StoreInputError, StoreMismatchError,
+                                 StoreNotFoundError)
+from stream.store_read import Store, Track, TrackSummary, info_lines, open_store
+from stream.store_write import StoreWriter
+
+__all__ = ["CAMERA_CONVENTION", "FORMAT", "FRAME_ARRAYS", "TRACK_ARRAYS", "FrameOrderError", "PersonResult", "Store",
+           "StoreExistsError", "StoreFormatError", "StoreInputError", "StoreMismatchError", "StoreNotFoundError",
+           "StoreWriter", "Track", "TrackSummary", "info_lines", "open_store"]

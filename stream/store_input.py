@@ -1,0 +1,93 @@
+"""Checking what the store writer is given: people of a frame, source, camera, joint set, JSON dicts."""
+from __future__ import annotations
+
+import numpy as np
+
+from nets.joints import JOINT_SETS
+from stream.store_layout import CAMERA_CONVENTION, PERSON_FIELDS, StoreInputError, json_value
+
+_SHAPES = {"smpl_pose": (24, 3), "smpl_betas": (10,), "cam_trans": (3,), "joints3d": (30, 3), "bbox": (4,),
+           "score": ()}
+
+
+def stack_people(people, frame_index: int, k: int) -> dict[str, np.ndarray]:
+    """A list of people or a dict of stacked arrays -> checked dict of (P, ...) arrays."""
+    if isinstance(people, dict):
+        missing = [name for name in PERSON_FIELDS if name not in people]
+        if missing:
+            raise StoreInputError(f"frame {frame_index}: people dict lacks {missing}; expected keys {PERSON_FIELDS}")
+        raw = {name: np.asarray(people[name]) for name in PERSON_FIELDS}
+    else:
+        people = list(people)
+        try:
+            raw = {name: np.array([np.asarray(getattr(p, name)) for p in people]) for name in PERSON_FIELDS}
+        except AttributeError as err:
+            raise StoreInputError(f"frame {frame_index}: a person lacks a field ({err}); expected PersonResult "
+                                  f"or objects with {PERSON_FIELDS}") from None
+        except ValueError as err:  # ragged shapes
+            raise StoreInputError(f"frame {frame_index}: people's arrays differ in shape ({err}); expected "
+                                  "the shapes of PersonResult") from None
+    ids = raw["track_id"].reshape(-1) if raw["track_id"].size else np.zeros(0, np.int64)
+    n = len(ids)
+    if n and (not np.issubdtype(ids.dtype, np.integer) or ids.min() < 0):
+        raise StoreInputError(f"frame {frame_index}: track_id {ids.tolist()}: expected whole numbers >= 0")
+    if len(set(ids.tolist())) != n:
+        raise StoreInputError(f"frame {frame_index}: track_id {ids.tolist()} repeats an id; one row per track")
+    out = {"track_id": ids.astype(np.int64)}
+    for name in PERSON_FIELDS[1:]:
+        shape = (k, 3) if name == "keypoints2d" else _SHAPES[name]
+        try:
+            value = raw[name].astype(np.float32) if raw[name].size or n else np.zeros((0, *shape), np.float32)
+        except (TypeError, ValueError):
+            raise StoreInputError(f"frame {frame_index}: {name} of dtype {raw[name].dtype}: expected numbers") from None
+        if name == "smpl_pose" and value.shape == (n, 72):
+            value = value.reshape(n, 24, 3)
+        if value.shape != (n, *shape):
+            also = " or (P, 72)" if name == "smpl_pose" else ""
+            raise StoreInputError(f"frame {frame_index}: {name} has shape {value.shape} for {n} people; expected "
+                                  f"{_shape_text(shape)}{also}")
+        out[name] = value
+    return out
+
+
+def _shape_text(shape: tuple) -> str:
+    return "(P,)" if not shape else f"(P, {', '.join(map(str, shape))})"
+
+
+def json_dict(value, name: str) -> dict:
+    if not isinstance(value, dict):
+        raise StoreInputError(f"{name}: expected a dict, got {type(value).__name__}")
+    return json_value(value, name)
+
+
+def check_source(source: dict) -> dict:
+    source = {"path": None, "fps": None, "size": None, "frame_count": None, **json_dict(source, "source")}
+    fps, size, count = source["fps"], source["size"], source["frame_count"]
+    if fps is not None and (not isinstance(fps, (int, float)) or fps <= 0):
+        raise StoreInputError(f"source fps = {fps!r}: expected frames per second > 0, or None when unknown")
+    if size is not None and (len(size) != 2 or not all(isinstance(v, int) and v > 0 for v in size)):
+        raise StoreInputError(f"source size = {size!r}: expected (width, height) in pixels, or None")
+    if count is not None and (not isinstance(count, int) or count < 0):
+        raise StoreInputError(f"source frame_count = {count!r}: expected a whole number >= 0, or None")
+    return source
+
+
+def check_camera(camera: dict) -> dict:
+    camera = {"convention": CAMERA_CONVENTION, **json_dict(camera, "camera")}
+    focal, centre = camera.get("focal"), camera.get("principal_point")
+    if isinstance(focal, (int, float)):
+        camera["focal"] = focal = [focal, focal]
+    if not (isinstance(focal, list) and len(focal) == 2 and all(isinstance(f, (int, float)) and f > 0 for f in focal)):
+        raise StoreInputError(f"camera focal = {focal!r}: expected f or (fx, fy) in pixels > 0")
+    if not (isinstance(centre, list) and len(centre) == 2 and all(isinstance(c, (int, float)) for c in centre)):
+        raise StoreInputError(f"camera principal_point = {centre!r}: expected (cx, cy) in pixels")
+    return camera
+
+
+def check_joint_set(joint_set: str, given: int | None) -> int:
+    if joint_set not in JOINT_SETS:
+        raise StoreInputError(f"joint_set {joint_set!r}: expected one of {sorted(JOINT_SETS)}")
+    k = len(JOINT_SETS[joint_set])
+    if given is not None and given != k:
+        raise StoreInputError(f"num_keypoints = {given!r}: {joint_set} has {k} keypoints")
+    return k
