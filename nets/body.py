@@ -11,6 +11,7 @@ Files are read by ``nets.smpl_file`` (no chumpy, no pickled code run).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import logging
 import os
@@ -69,6 +70,13 @@ class BodyModel(torch.nn.Module):
     def faces(self) -> np.ndarray:
         """(F, 3) int64 triangle vertex ids."""
         return self.smpl.faces_tensor.detach().cpu().numpy().astype(np.int64)
+
+    def fingerprint(self) -> str:
+        """sha256 over the model's tensors (names and float64 values): which body a result was made with."""
+        digest = hashlib.sha256()
+        for name, tensor in sorted(self.state_dict().items()):
+            digest.update(name.encode() + tensor.detach().cpu().to(torch.float64).numpy().tobytes())
+        return digest.hexdigest()
 
     def forward(self, pose: torch.Tensor, betas: torch.Tensor,
                 transl: torch.Tensor | None = None) -> BodyOutput:

@@ -6,7 +6,8 @@ stand-in example (``stream.demo``); ``stream synth`` (``stream.synth``): synthet
 and simulated detections;
 ``stream poses`` (``stream.poses``): frames in (``stream.frames``), a 2D pose backend (``stream.pose2d``),
 COCO keypoint results out (``stream.poses_io``), skeletons drawn (``stream.draw``), weights fetched by
-``stream.assets``. The Ray video pipeline and the Zarr store follow (see DESIGN.md)::
+``stream.assets``. ``stream.store``: the per-video Zarr store (``StoreWriter``, ``open_store``; ``stream info``).
+The Ray video pipeline follows (see DESIGN.md)::
 
     from stream.crops import crop_people
     from stream.image import estimate, read_image, read_poses

@@ -121,6 +121,21 @@ def poses(
                + (f"; skeletons -> {summary.draw}" if summary.draw else ""))
 
 
+@app.command()
+def info(
+    store: Annotated[Path, typer.Argument(help="A store written by `stream process` (OUT.zarr).")],
+    top: Annotated[int, typer.Option(min=0, help="Tracks listed, longest first.")] = 10,
+) -> None:
+    """Summarise a store: source, frames done, fps, tracks (the longest) and recorded errors."""
+    from stream.store import info_lines, open_store
+
+    try:
+        lines = info_lines(open_store(store), top=top)
+    except (OSError, ValueError, KeyError) as err:
+        _fail(err)
+    typer.echo("\n".join(lines))
+
+
 def _parse_size(size: str) -> tuple[int, int]:
     try:
         width, height = (int(v) for v in size.lower().split("x"))
@@ -175,6 +190,70 @@ def synth(
     typer.echo(f"occlusion: {occ['keypoints_occluded']:.1%} of in-image keypoints hidden "
                f"({occ['by_others']:.1%} behind other people), {occ['heavily_occluded']:.1%} of person-frames "
                f"at least half hidden, {occ['fully_hidden']:.1%} fully hidden")
+
+
+def _parse_tracks(tracks: str | None) -> list[int] | None:
+    if tracks is None:
+        return None
+    try:
+        ids = [int(t) for t in tracks.replace(" ", "").split(",") if t]
+    except ValueError:
+        raise ValueError(f"--tracks {tracks!r}: expected track ids separated by commas, e.g. 3,7") from None
+    if not ids:
+        raise ValueError(f"--tracks {tracks!r}: expected at least one track id, e.g. 3,7")
+    return ids
+
+
+@app.command("export")
+def export_command(
+    store: Annotated[Path, typer.Argument(help="A store written by `stream process` (OUT.zarr).")],
+    format: Annotated[str, typer.Option("--format", "-f", help="bvh (one file per track), glb (all tracks, "
+                                        "skinned and animated), npz (AMASS-style) or video (meshes over the video).")],
+    out: Annotated[Path, typer.Option(help="A .glb / .mp4 file, or a folder for bvh and npz.")],
+    tracks: Annotated[Optional[str], typer.Option(help="Track ids to export, e.g. 3,7 (default: all).")] = None,
+    min_length: Annotated[int, typer.Option(min=1, help="Leave out tracks with fewer frames.")] = 1,
+    video: Annotated[Optional[Path], typer.Option(help="--format video: the input video, when it has moved "
+                                                       "from the path the store records.")] = None,
+    units: Annotated[str, typer.Option(help="--format bvh: m (metres, Blender's default scale) or cm.")] = "m",
+    smpl: Annotated[Optional[Path], typer.Option(help="SMPL neutral model .pkl (the one the store was made "
+                                                      "with).")] = None,
+    joint_regressor_extra: Annotated[Optional[Path], typer.Option(help="J_regressor_extra.npy.")] = None,
+    standin: Annotated[bool, typer.Option(help="Use the synthetic stand-in body (stores made with it, e.g. "
+                                               "synthetic crowds).")] = False,
+    progress: Annotated[bool, typer.Option(help="Progress bar (--format video).")] = True,
+) -> None:
+    """Export a store's tracks as BVH, GLB, AMASS-style npz or an overlay video."""
+    from nets.assets import AssetError
+    from nets.body import BodyModel
+    from stream.export import FORMATS, export_store
+    from stream.store import open_store
+
+    try:
+        if format not in FORMATS:
+            raise ValueError(f"--format {format!r}: expected one of {', '.join(FORMATS)}")
+        if units not in ("m", "cm"):
+            raise ValueError(f"--units {units!r}: expected m or cm")
+        ids = _parse_tracks(tracks)
+        opened = open_store(store)
+        home = crowdmesh_home()
+        if standin:
+            from nets.standin import write_standin_body
+
+            folder = home / "standin"
+            smpl, joint_regressor_extra = folder / "standin_smpl_neutral.pkl", folder / "standin_J_regressor_extra.npy"
+            if not (smpl.is_file() and joint_regressor_extra.is_file()):
+                smpl, joint_regressor_extra = write_standin_body(folder)
+        body = BodyModel.from_files(smpl or home / "smpl" / "SMPL_NEUTRAL.pkl",
+                                    joint_regressor_extra or home / "J_regressor_extra.npy")
+        summary = export_store(opened, body, format, out, tracks=ids, min_length=min_length, video=video,
+                               bvh_scale=100.0 if units == "cm" else 1.0, progress=progress)
+    except (AssetError, OSError, ValueError, KeyError, pickle.UnpicklingError) as err:
+        _fail(err)
+    for note in summary.notes:
+        typer.secho(f"note: {note}", fg=typer.colors.YELLOW, err=True)
+    where = summary.paths[0] if len(summary.paths) == 1 else summary.paths[0].parent
+    typer.echo(f"{len(summary.tracks)} tracks ({', '.join(map(str, summary.tracks))}) -> {where} "
+               f"({len(summary.paths)} file{'s' if len(summary.paths) > 1 else ''}, {format})")
 
 
 assets_app = typer.Typer(add_completion=False, help="Known downloadable weights (mmpose RTMO checkpoints).")

@@ -136,10 +136,6 @@ def store_from_crowd(crowd, path, *, joint_set: str = "coco17", min_visible: int
     ``crowd.boxes``; ``score`` 1. Frame t is at ``t / fps`` seconds (default fps: the crowd's). The
     camera is the crowd's pinhole camera. Returns the store's path.
     """
-    import hashlib
-
-    import torch
-
     from stream.store import StoreWriter
 
     if joint_set not in crowd.keypoints2d:
@@ -151,9 +147,6 @@ def store_from_crowd(crowd, path, *, joint_set: str = "coco17", min_visible: int
         raise ValueError(f"fps = {fps!r}: expected frames per second > 0")
     keypoints = crowd.keypoints2d[joint_set]
     keep = crowd.present & ((keypoints[..., 2] > 0).sum(-1) >= min_visible)
-    body_hash = hashlib.sha256()
-    for name, tensor in sorted(crowd.body.state_dict().items()):
-        body_hash.update(name.encode() + tensor.detach().cpu().to(torch.float64).numpy().tobytes())
     K = crowd.camera.K
     config = {"synthetic_crowd": dataclasses.asdict(crowd.config), "joint_set": joint_set,
               "min_visible": int(min_visible)}
@@ -162,7 +155,7 @@ def store_from_crowd(crowd, path, *, joint_set: str = "coco17", min_visible: int
                           "frame_count": crowd.frames, "synthetic": True},
             camera={"focal": [float(K[0, 0]), float(K[1, 1])], "principal_point": [float(K[0, 2]), float(K[1, 2])]},
             joint_set=joint_set, config=config, fingerprints={"ground_truth": "nets.synth",
-                                                               "body_sha256": body_hash.hexdigest()},
+                                                               "body_sha256": crowd.body.fingerprint()},
             flush_frames=flush_frames, overwrite=overwrite) as writer:
         for t in range(crowd.frames):
             n = np.flatnonzero(keep[t])

@@ -27,3 +27,35 @@ def h264_clip(tmp_path):
         frames = [np.full((size[1], size[0], 3), 20 * i % 256, np.uint8) for i in range(n)]
         return write_h264(tmp_path / name, frames, fps)
     return make
+
+
+# --- export tests (tests/stream/test_export_*.py): the stand-in body, a small synthetic crowd and its store.
+# The crowd (seed 1, 4 people, 30 frames at 30 fps, 320x192) stored with min_visible=8 has a track that
+# starts late (track 0) and one with frames missing inside it (track 1), so gaps and time offsets are exercised.
+
+@pytest.fixture(scope="session")
+def export_body(tmp_path_factory):
+    from nets.body import BodyModel
+    from nets.standin import write_standin_body
+
+    return BodyModel.from_files(*write_standin_body(tmp_path_factory.mktemp("export_body")))
+
+
+@pytest.fixture(scope="session")
+def export_crowd(export_body):
+    from nets.synth import CrowdConfig, make_crowd
+
+    return make_crowd(export_body, CrowdConfig(people=4, frames=30, fps=30.0, width=320, height=192, seed=1))
+
+
+@pytest.fixture(scope="session")
+def export_store(export_crowd, tmp_path_factory):
+    from stream.store import open_store
+    from stream.synth import store_from_crowd
+
+    path = store_from_crowd(export_crowd, tmp_path_factory.mktemp("export_store") / "crowd.zarr", min_visible=8)
+    store = open_store(path)
+    frames = {s.track_id: (s.first_frame, s.last_frame, s.length) for s in store.summaries()}
+    assert frames[0][0] > 0, frames                                   # a track that starts late
+    assert frames[1][2] < frames[1][1] - frames[1][0] + 1, frames     # a track with a gap
+    return store
