@@ -32,6 +32,24 @@ CROWDPOSE14 = ("L_Shoulder", "R_Shoulder", "L_Elbow", "R_Elbow", "L_Wrist", "R_W
 OPENPOSE18 = ("Nose", "Neck", "R_Shoulder", "R_Elbow", "R_Wrist", "L_Shoulder", "L_Elbow", "L_Wrist",
               "R_Hip", "R_Knee", "R_Ankle", "L_Hip", "L_Knee", "L_Ankle", "R_Eye", "L_Eye", "R_Ear", "L_Ear")
 
+# Joint sets of the training/test datasets (train.datasets); 2D pose input uses JOINT_SETS below.
+H36M17 = ("Pelvis", "R_Hip", "R_Knee", "R_Ankle", "L_Hip", "L_Knee", "L_Ankle", "Torso", "Neck", "Nose",
+          "Head_top", "L_Shoulder", "L_Elbow", "L_Wrist", "R_Shoulder", "R_Elbow", "R_Wrist")
+MUCO21 = ("Head_top", "Thorax", "R_Shoulder", "R_Elbow", "R_Wrist", "L_Shoulder", "L_Elbow", "L_Wrist",
+          "R_Hip", "R_Knee", "R_Ankle", "L_Hip", "L_Knee", "L_Ankle", "Pelvis", "Spine", "Head", "R_Hand",
+          "L_Hand", "R_Toe", "L_Toe")
+MUPOTS17 = MUCO21[:17]  # MPI-INF-3DHP / MuPoTS-3D test joints (the MI-17 regressor rows)
+MPII16 = ("R_Ankle", "R_Knee", "R_Hip", "L_Hip", "L_Knee", "L_Ankle", "Pelvis", "Thorax", "Neck", "Head_top",
+          "R_Wrist", "R_Elbow", "R_Shoulder", "L_Shoulder", "L_Elbow", "L_Wrist")
+
+
+def flip_pairs(names: tuple[str, ...]) -> tuple[tuple[int, int], ...]:
+    """Index pairs (i, j) with names[i] = 'L_x' and names[j] = 'R_x', derived from the names (no hand-written
+    lists to get wrong, as the official CrowdPose one was)."""
+    return tuple((i, names.index("R_" + n[2:])) for i, n in enumerate(names)
+                 if n.startswith("L_") and "R_" + n[2:] in names)
+
+
 JOINT_SETS = {
     "smpl30": SMPL30,
     "coco17": COCO17,

@@ -11,7 +11,8 @@ from train.datasets import (READERS, CrowdPose, DatasetFileMissing, Human36M, MP
                             ImageMissing, load_image, match_2d_pose, open_dataset)
 from train.datasets.base import translation_aligned_error
 from train.datasets.crowdpose import FLIP_PAIRS
-from train.datasets.joint_sets import CROWDPOSE14_PELVIS, H36M17, flip_pairs
+from nets.joints import H36M17, flip_pairs
+from train.datasets.joint_sets import CROWDPOSE14_PELVIS
 from make_fixtures import fit_offsets, write_fixtures  # tests/train is on sys.path (pytest's prepend import mode)
 
 

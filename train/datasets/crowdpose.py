@@ -13,7 +13,9 @@ from pathlib import Path
 
 from .base import Reader
 from .coco_style import read_2d
-from .joint_sets import CROWDPOSE14_PELVIS, flip_pairs
+from nets.joints import flip_pairs
+
+from .joint_sets import CROWDPOSE14_PELVIS
 
 FIT_ERR_MAX = 5.0
 FLIP_PAIRS = flip_pairs(CROWDPOSE14_PELVIS)

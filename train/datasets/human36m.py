@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from nets.joints import SMPL30
+from nets.joints import H36M17, SMPL30
 
 from .base import Camera, FitJoints, Reader, Record, check_fit, smpl_fit, to_smpl30
-from .joint_sets import H36M17, convert
+from .joint_sets import convert
 
 SUBJECTS = {"train": (1, 5, 6, 7, 8), "test": (9, 11)}
 FRAME_STEP = {"train": 5, "test": 64}

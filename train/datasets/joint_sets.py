@@ -1,23 +1,14 @@
-"""Joint sets of the training/test datasets that ``nets.joints`` does not define, and name-based conversion.
+"""Dataset joint-set variants (with a pelvis added) and name-based conversion; the sets live in ``nets.joints``.
 
 Conversion is by joint name into ``nets.joints.SMPL30`` (a joint the set lacks stays 0 and invalid), as
-the official release does. Flip pairs are derived from the ``L_``/``R_`` names, so no set can carry a
-wrong hand-written pair list (the official CrowdPose list was wrong).
+the official release does. Flip pairs come from ``nets.joints.flip_pairs`` (derived from the names).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from nets.joints import COCO17, CROWDPOSE14, OPENPOSE18, SMPL30, to_superset
+from nets.joints import COCO17, CROWDPOSE14, H36M17, MPII16, MUCO21, MUPOTS17, OPENPOSE18, SMPL30, to_superset
 
-H36M17 = ("Pelvis", "R_Hip", "R_Knee", "R_Ankle", "L_Hip", "L_Knee", "L_Ankle", "Torso", "Neck", "Nose",
-          "Head_top", "L_Shoulder", "L_Elbow", "L_Wrist", "R_Shoulder", "R_Elbow", "R_Wrist")
-MUCO21 = ("Head_top", "Thorax", "R_Shoulder", "R_Elbow", "R_Wrist", "L_Shoulder", "L_Elbow", "L_Wrist",
-          "R_Hip", "R_Knee", "R_Ankle", "L_Hip", "L_Knee", "L_Ankle", "Pelvis", "Spine", "Head", "R_Hand",
-          "L_Hand", "R_Toe", "L_Toe")
-MUPOTS17 = MUCO21[:17]  # MPI-INF-3DHP / MuPoTS-3D test joints (the MI-17 regressor rows)
-MPII16 = ("R_Ankle", "R_Knee", "R_Hip", "L_Hip", "L_Knee", "L_Ankle", "Pelvis", "Thorax", "Neck", "Head_top",
-          "R_Wrist", "R_Elbow", "R_Shoulder", "L_Shoulder", "L_Elbow", "L_Wrist")
 COCO17_PELVIS = COCO17 + ("Pelvis",)
 CROWDPOSE14_PELVIS = CROWDPOSE14 + ("Pelvis",)
 
@@ -26,12 +17,6 @@ DATASET_JOINT_SETS: dict[str, tuple[str, ...]] = {
     "coco17_pelvis": COCO17_PELVIS, "crowdpose14": CROWDPOSE14, "crowdpose14_pelvis": CROWDPOSE14_PELVIS,
     "openpose18": OPENPOSE18, "smpl30": SMPL30,
 }
-
-
-def flip_pairs(names: tuple[str, ...]) -> tuple[tuple[int, int], ...]:
-    """Index pairs (i, j) with names[i] = 'L_x' and names[j] = 'R_x', derived from the names."""
-    return tuple((i, names.index("R_" + n[2:])) for i, n in enumerate(names)
-                 if n.startswith("L_") and "R_" + n[2:] in names)
 
 
 def convert(values: np.ndarray, src: tuple[str, ...], dst: tuple[str, ...]) -> np.ndarray:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .base import Reader
 from .coco_style import read_2d
-from .joint_sets import MPII16
+from nets.joints import MPII16
 
 
 class MPII(Reader):

@@ -12,11 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
-from nets.joints import SMPL30
+from nets.joints import MUCO21, SMPL30
 
 from .base import (Camera, FitJoints, Reader, Record, check_fit, group_by_image, near_joints, smpl_fit,
                    to_coco17, to_smpl30)
-from .joint_sets import MUCO21, convert
+
+from .joint_sets import convert
 
 PELVIS = MUCO21.index("Pelvis")
 

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from nets.joints import SMPL30
+from nets.joints import MUPOTS17, SMPL30
 
 from .base import Camera, Reader, Record, to_smpl30
-from .joint_sets import MUPOTS17, convert
+from .joint_sets import convert
 from .pw3d import input_bbox, pose_to_smpl30
 
 POSE_KEYS = ("coco_joints", "openpose_joints", "keypoints")
