@@ -1,0 +1,52 @@
+"""``python -m train fit|eval --config configs/train/<recipe>.yaml [dotted.key=value ...]``.
+
+    python -m train fit --config configs/train/synthetic.yaml optim.max_steps=600
+    python -m train eval --config configs/train/synthetic.yaml --checkpoint output/synthetic/checkpoint/snapshot_1.pth
+    python -m train export --checkpoint ... --official out.pth.tar
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m train", description="3DCrowdNet training and evaluation")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_fit = sub.add_parser("fit", help="train (resumes from <output_dir>/checkpoint when present)")
+    p_eval = sub.add_parser("eval", help="MPJPE / PA-MPJPE of a checkpoint on the test split")
+    p_exp = sub.add_parser("export", help="write a training checkpoint in the official release layout")
+    for p in (p_fit, p_eval):
+        p.add_argument("--config", required=True, help="configs/train/<recipe>.yaml")
+        p.add_argument("overrides", nargs="*", help="dotted.key=value")
+    p_eval.add_argument("--checkpoint", required=True)
+    p_exp.add_argument("--checkpoint", required=True)
+    p_exp.add_argument("--official", required=True, help="output path (ckpt['network'], module.* keys)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+
+    from train.config import load_config
+    from train import trainer
+    if args.command == "fit":
+        cfg = load_config(args.config, args.overrides)
+        result = trainer.fit(cfg)
+        print(f"trained to epoch {result.epoch}, step {result.step}; checkpoint {result.checkpoint}")
+        print({k: round(v, 4) if isinstance(v, float) else v for k, v in result.metrics.items()})
+        return 0
+    if args.command == "eval":
+        from train.evaluate import evaluate, format_table
+        cfg = load_config(args.config, args.overrides)
+        model = trainer.load_trained(args.checkpoint)
+        test_set = trainer.make_dataset(cfg, model.body, model.config, "test")
+        device = trainer.pick_device(cfg)
+        print(format_table({f"{cfg.model.arch} ({cfg.data.test})": evaluate(model, test_set, device=device)}))
+        return 0
+    state = trainer.read_state(args.checkpoint)
+    path = trainer.export_official(trainer.load_trained(args.checkpoint), args.official, state["epoch"])
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
