@@ -44,7 +44,23 @@ class Bottleneck(nn.Module):
         return self.relu(out + identity)
 
 
-class ResNet50(nn.Module):
+class StemTrunk(nn.Module):
+    """A ResNet split where 3DCrowdNet joins the pose heatmaps: ``stem`` (conv1, bn1, relu, maxpool) then
+    ``trunk`` (layer1-4). Subclasses build those modules."""
+
+    def stem(self, img: torch.Tensor) -> torch.Tensor:
+        """(B,3,H,W) -> (B,C0,H/4,W/4); C0 = 64 for ResNet-50."""
+        return self.maxpool(self.relu(self.bn1(self.conv1(img))))
+
+    def trunk(self, feat: torch.Tensor) -> torch.Tensor:
+        """(B,C0,h,w) -> (B,C,h/8,w/8); C = 2048 for ResNet-50."""
+        return self.layer4(self.layer3(self.layer2(self.layer1(feat))))
+
+    def forward(self, img: torch.Tensor) -> torch.Tensor:
+        return self.trunk(self.stem(img))
+
+
+class ResNet50(StemTrunk):
     """torchvision ResNet-50 without ``avgpool``/``fc``."""
 
     def __init__(self):
@@ -67,14 +83,3 @@ class ResNet50(nn.Module):
         for layer in (self.layer1, self.layer2, self.layer3, self.layer4):
             for block in layer:
                 block.fuse_bn()
-
-    def stem(self, img: torch.Tensor) -> torch.Tensor:
-        """(B,3,H,W) -> (B,64,H/4,W/4)."""
-        return self.maxpool(self.relu(self.bn1(self.conv1(img))))
-
-    def trunk(self, feat: torch.Tensor) -> torch.Tensor:
-        """(B,64,h,w) -> (B,2048,h/8,w/8)."""
-        return self.layer4(self.layer3(self.layer2(self.layer1(feat))))
-
-    def forward(self, img: torch.Tensor) -> torch.Tensor:
-        return self.trunk(self.stem(img))

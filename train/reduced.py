@@ -21,6 +21,7 @@ from torch import nn
 from nets.heads import Pose2Feat, PositionNet, RotationNet
 from nets.joints import SMPL30
 from nets.model import CrowdNet, ModelConfig
+from nets.resnet import StemTrunk
 from nets.vposer import VPoserDecoder
 
 # 128² crops, 32² pose heatmaps (sigma scaled with the map), 4 depth bins on a 4x4 feature map (grid 4³).
@@ -49,7 +50,7 @@ class BasicBlock(nn.Module):
         return self.relu(out + (x if self.downsample is None else self.downsample(x)))
 
 
-class SmallResNet(nn.Module):
+class SmallResNet(StemTrunk):
     """ResNet-style backbone split like ``nets.resnet.ResNet50``: ``stem`` (/4) and ``trunk`` (/8 more).
 
     (B,3,128,128) -> stem (B,w0,32,32) -> trunk (B,w3,4,4) with widths (w0, w1, w2, w3).
@@ -68,15 +69,6 @@ class SmallResNet(nn.Module):
         for i, (width, stride) in enumerate(zip(widths, (1, 2, 2, 2))):
             setattr(self, f"layer{i + 1}", nn.Sequential(BasicBlock(in_ch, width, stride)))
             in_ch = width
-
-    def stem(self, img: torch.Tensor) -> torch.Tensor:
-        return self.maxpool(self.relu(self.bn1(self.conv1(img))))
-
-    def trunk(self, feat: torch.Tensor) -> torch.Tensor:
-        return self.layer4(self.layer3(self.layer2(self.layer1(feat))))
-
-    def forward(self, img: torch.Tensor) -> torch.Tensor:
-        return self.trunk(self.stem(img))
 
 
 class ReducedCrowdNet(CrowdNet):
