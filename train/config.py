@@ -3,22 +3,20 @@
     cfg = load_config("configs/train/synthetic.yaml", ["optim.lr=3e-4", "data.batch_size=8"])
     cfg.optim.lr, cfg.model.arch, cfg.ray.num_workers
 
-One loader (``from_dict``) builds every section; unknown keys raise ``ConfigError`` naming the dotted
-key. Overrides are ``dotted.key=value`` with the value parsed as YAML (``3e-4``, ``[4, 6]``, ``true``).
+The loader is the shared one in ``nets.config`` (``from_dict``, ``to_dict``): unknown keys raise
+``ConfigError`` naming the dotted key; overrides are ``dotted.key=value`` with the value parsed as YAML
+(``3e-4``, ``[4, 6]``, ``true``).
 """
 from __future__ import annotations
 
-import dataclasses
-import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
+from nets.config import ConfigError, from_dict, load_yaml, to_dict
 
-
-class ConfigError(ValueError):
-    """A config file or override that does not fit the dataclasses; the message names the key."""
+__all__ = ["ConfigError", "DataConfig", "ModelSection", "OptimConfig", "RayConfig", "SyntheticConfig",
+           "TrainConfig", "from_dict", "load_config", "to_dict"]
 
 
 @dataclass(frozen=True)
@@ -94,100 +92,6 @@ class TrainConfig:
     progress: bool = True         # progress bar
 
 
-def _convert(value, hint, key: str):
-    origin = typing.get_origin(hint)
-    if dataclasses.is_dataclass(hint):
-        if not isinstance(value, dict):
-            raise ConfigError(f"{key}: expected a mapping for {hint.__name__}, got {value!r}")
-        return from_dict(hint, value, prefix=key + ".")
-    if origin is tuple:
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{key}: expected a list, got {value!r}")
-        args = typing.get_args(hint)
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_convert(v, args[0], f"{key}[{i}]") for i, v in enumerate(value))
-        if len(args) != len(value):
-            raise ConfigError(f"{key}: expected {len(args)} values, got {value!r}")
-        return tuple(_convert(v, a, f"{key}[{i}]") for i, (a, v) in enumerate(zip(args, value)))
-    if origin in (typing.Union, types.UnionType):
-        raise ConfigError(f"{key}: union types are not supported in configs")
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{key}: expected true/false, got {value!r}")
-        return value
-    if hint is float:
-        if isinstance(value, str):  # YAML 1.1 reads 3e-4 (no dot) as a string
-            try:
-                value = float(value)
-            except ValueError:
-                raise ConfigError(f"{key}: expected a number, got {value!r}") from None
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{key}: expected a number, got {value!r}")
-        return float(value)
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{key}: expected an integer, got {value!r}")
-        return value
-    if hint is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{key}: expected a string, got {value!r}")
-        return value
-    raise ConfigError(f"{key}: unsupported config type {hint!r}")
-
-
-def from_dict(cls, data: dict, prefix: str = ""):
-    """Build dataclass ``cls`` from a (nested) dict; missing keys keep their defaults."""
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise ConfigError(f"unknown config key {prefix}{unknown[0]!s}"
-                          f"{' (and ' + ', '.join(prefix + u for u in unknown[1:]) + ')' if len(unknown) > 1 else ''}; "
-                          f"known keys{' under ' + prefix[:-1] if prefix else ''}: {sorted(names)}")
-    return cls(**{k: _convert(v, hints[k], prefix + k) for k, v in data.items()})
-
-
-def apply_override(data: dict, override: str) -> dict:
-    """Set ``a.b.c=value`` (value parsed as YAML) in the nested dict ``data`` (in place)."""
-    if "=" not in override:
-        raise ConfigError(f"override {override!r}: expected dotted.key=value")
-    key, raw = override.split("=", 1)
-    parts = key.strip().split(".")
-    node, cls = data, TrainConfig
-    for i, part in enumerate(parts):
-        known = {f.name: f for f in dataclasses.fields(cls)}
-        if part not in known:
-            raise ConfigError(f"unknown config key {'.'.join(parts[:i + 1])}; known keys"
-                              f"{' under ' + '.'.join(parts[:i]) if i else ''}: {sorted(known)}")
-        hint = typing.get_type_hints(cls)[part]
-        if i == len(parts) - 1:
-            node[part] = yaml.safe_load(raw)
-        else:
-            if not dataclasses.is_dataclass(hint):
-                raise ConfigError(f"config key {'.'.join(parts[:i + 1])} is a value, not a section")
-            node = node.setdefault(part, {})
-            cls = hint
-    return data
-
-
 def load_config(path: str | Path | None = None, overrides: typing.Sequence[str] = ()) -> TrainConfig:
     """Read a recipe YAML (or the defaults when ``path`` is None) and apply dotted overrides."""
-    data: dict = {}
-    if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"training config {path} not found; recipes live in configs/train/")
-        data = yaml.safe_load(path.read_text()) or {}
-        if not isinstance(data, dict):
-            raise ConfigError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
-    for override in overrides:
-        apply_override(data, override)
-    return from_dict(TrainConfig, data)
-
-
-def to_dict(cfg) -> dict:
-    """Plain nested dict (tuples as lists) that ``from_dict`` reads back: for checkpoints and Ray."""
-    def plain(v):
-        return [plain(x) for x in v] if isinstance(v, (list, tuple)) else v
-    return {k: (to_dict(v) if dataclasses.is_dataclass(v) else plain(v)) for k, v in dataclasses.asdict(cfg).items()} \
-        if not isinstance(cfg, dict) else cfg
+    return load_yaml(TrainConfig, path, overrides, where="configs/train/")

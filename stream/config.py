@@ -1,0 +1,156 @@
+"""``PipelineConfig``: every setting of ``stream process``, built from ``configs/pipeline.yaml``.
+
+    cfg = load_pipeline_config("configs/pipeline.yaml",
+                               ["model.checkpoint=snapshot_6.pth.tar", "pose2d.backend=precomputed",
+                                "pose2d.poses=poses.json"])
+    cfg.model.max_batch, cfg.pose2d.backend, cfg.tracker.distance_threshold
+    focal, principal_point = cfg.camera.intrinsics(width=1920, height=1080)
+
+The loader is the shared one (``nets.config``): unknown keys raise ``ConfigError`` naming the dotted
+key; a value outside a fixed set (``pose2d.backend``) names the valid ones. ``tracker`` is
+``trackers.TrackerConfig`` itself, so every tracker setting is a ``tracker.<name>`` key.
+"""
+from __future__ import annotations
+
+import math
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from nets.config import ConfigError, from_dict, load_yaml, to_dict
+from trackers.config import TrackerConfig
+
+__all__ = ["BodySection", "CameraSection", "ConfigError", "ModelSection", "POSE_BACKENDS", "PipelineConfig",
+           "Pose2DSection", "RaySection", "SmoothingSection", "StoreSection", "from_dict",
+           "load_pipeline_config", "to_dict"]
+
+POSE_BACKENDS = ("rtmo", "mmpose", "precomputed")
+PoseBackendName = Literal["rtmo", "mmpose", "precomputed"]
+
+
+def _need(section, name: str, ok: bool, expected: str) -> None:
+    if not ok:
+        raise ValueError(f"{name} = {getattr(section, name)!r}: expected {expected}")
+
+
+def _positive(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+
+
+@dataclass(frozen=True)
+class ModelSection:
+    """The mesh regressor (3DCrowdNet) and how mesh workers batch person crops."""
+    checkpoint: str = ""          # official snapshot_*.pth.tar or crowdmesh checkpoint; "" = none given
+    device: str = "auto"          # auto | cpu | cuda | cuda:N
+    max_batch: int = 32           # person crops per forward pass, across frames (and videos)
+    max_wait_ms: float = 20.0     # a partial batch runs after waiting this long for more crops
+
+    def __post_init__(self):
+        _need(self, "max_batch", isinstance(self.max_batch, int) and self.max_batch >= 1, "an int >= 1")
+        _need(self, "max_wait_ms", _positive(self.max_wait_ms) or self.max_wait_ms == 0, "a number >= 0")
+
+
+@dataclass(frozen=True)
+class BodySection:
+    """Body-model files (nets.BodyModel.from_files); "" = not given."""
+    smpl: str = ""                    # SMPL_NEUTRAL.pkl
+    joint_regressor_extra: str = ""   # J_regressor_extra.npy
+
+
+@dataclass(frozen=True)
+class Pose2DSection:
+    """The 2D pose backend (stream.pose2d.make_backend)."""
+    backend: PoseBackendName = "rtmo"   # rtmo | mmpose | precomputed
+    checkpoint: str = ""          # rtmo/mmpose weights: a .pth path or a known asset name (`stream assets`)
+    config: str = ""              # mmpose config file (backend mmpose)
+    poses: str = ""               # poses JSON (backend precomputed)
+    batch_size: int = 8           # frames per forward pass
+    device: str = "auto"
+
+    def __post_init__(self):
+        _need(self, "batch_size", isinstance(self.batch_size, int) and self.batch_size >= 1, "an int >= 1")
+        if self.backend == "precomputed" and not self.poses:
+            raise ValueError("backend 'precomputed' needs pose2d.poses: a COCO keypoint-results or "
+                             "official-demo poses JSON (pose2d.poses=poses.json)")
+
+
+@dataclass(frozen=True)
+class CameraSection:
+    """The full image's pinhole camera, in which every person's translation is expressed.
+
+    ``focal: null`` derives it from the image size: focal = max(width, height) pixels (a 53.1 degree
+    field of view across the longer side). The principal point is the image centre,
+    ((width - 1) / 2, (height - 1) / 2), pixel centres at integer coordinates (stream.store_layout).
+    """
+    focal: float | None = None    # pixels; null = max(width, height)
+
+    def __post_init__(self):
+        _need(self, "focal", self.focal is None or _positive(self.focal), "null or a number of pixels > 0")
+
+    def intrinsics(self, width: int, height: int) -> tuple[float, tuple[float, float]]:
+        """``(focal, (cx, cy))`` in pixels for an image of ``width`` x ``height``."""
+        if not (width >= 1 and height >= 1):
+            raise ValueError(f"image size {width}x{height}: expected width and height >= 1")
+        focal = float(max(width, height)) if self.focal is None else float(self.focal)
+        return focal, ((width - 1) / 2.0, (height - 1) / 2.0)
+
+
+@dataclass(frozen=True)
+class SmoothingSection:
+    """Optional online One-Euro filter per track (joint rotations and translation); raw values are kept."""
+    enabled: bool = False
+    min_cutoff: float = 1.0       # Hz: cutoff at rest (lower = smoother, more lag)
+    beta: float = 0.0             # cutoff growth with speed (higher = less lag on fast motion)
+    d_cutoff: float = 1.0         # Hz: cutoff of the speed estimate
+
+    def __post_init__(self):
+        for name in ("min_cutoff", "d_cutoff"):
+            _need(self, name, _positive(getattr(self, name)), "a frequency in Hz > 0")
+        _need(self, "beta", _positive(self.beta) or self.beta == 0, "a number >= 0")
+
+
+@dataclass(frozen=True)
+class RaySection:
+    """Ray: embedded local instance by default; worker pools; bounded work in flight."""
+    address: str = ""             # "" = start an embedded local Ray; else join this cluster (e.g. "auto")
+    num_pose_workers: int = 0     # 0 = from the resources Ray sees (one per GPU, else one)
+    num_mesh_workers: int = 0     # 0 = from the resources Ray sees (one per GPU, else one)
+    max_frames_in_flight: int = 16   # decoded frames not yet written; bounds memory
+
+    def __post_init__(self):
+        for name in ("num_pose_workers", "num_mesh_workers"):
+            value = getattr(self, name)
+            _need(self, name, isinstance(value, int) and not isinstance(value, bool) and value >= 0,
+                  "an int >= 0 (0 = from the resources Ray sees)")
+        _need(self, "max_frames_in_flight", isinstance(self.max_frames_in_flight, int)
+              and self.max_frames_in_flight >= 1, "an int >= 1")
+
+
+@dataclass(frozen=True)
+class StoreSection:
+    """The Zarr writer."""
+    flush_frames: int = 64        # frames buffered before an append (and a durable progress mark)
+
+    def __post_init__(self):
+        _need(self, "flush_frames", isinstance(self.flush_frames, int) and self.flush_frames >= 1, "an int >= 1")
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    input: str = ""               # video file, image folder, "-" (stdin) or a stream URL; usually the CLI argument
+    output: str = ""              # OUT.zarr; "" = next to the input, <stem>.zarr
+    model: ModelSection = field(default_factory=ModelSection)
+    body: BodySection = field(default_factory=BodySection)
+    pose2d: Pose2DSection = field(default_factory=Pose2DSection)
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
+    camera: CameraSection = field(default_factory=CameraSection)
+    smoothing: SmoothingSection = field(default_factory=SmoothingSection)
+    ray: RaySection = field(default_factory=RaySection)
+    store: StoreSection = field(default_factory=StoreSection)
+
+
+def load_pipeline_config(path: str | Path | None = None, overrides: typing.Sequence[str] = ()) -> PipelineConfig:
+    """Read a pipeline YAML (or only the defaults when ``path`` is None) and apply ``dotted.key=value``
+    overrides."""
+    return load_yaml(PipelineConfig, path, overrides, where="configs/ (configs/pipeline.yaml)")
