@@ -1,6 +1,11 @@
-"""Training and evaluation of 3DCrowdNet. Not built yet: see the trainer issue.
+"""Training and evaluation of 3DCrowdNet::
 
-Pure building blocks: ``train.losses`` (the seven official loss terms), ``train.metrics``
+    python -m train fit --config configs/train/synthetic.yaml [dotted.key=value ...]
+    python -m train eval --config configs/train/synthetic.yaml --checkpoint out/.../snapshot_N.pth
+
+``train.config`` (recipes), ``train.trainer`` (fit loop, checkpoints, Ray Train), ``train.evaluate``,
+``train.synthetic`` (synthetic crowd dataset), ``train.reduced`` (small CPU model), ``train.datasets``
+(official annotation readers; not yet fed to the trainer). Pure building blocks: ``train.losses`` (the seven official loss terms), ``train.metrics``
 (MPJPE, PA-MPJPE, MPVPE, MuPoTS 3DPCK, CrowdIndex), ``train.posefix`` (synthetic 2D input
 errors), ``train.augment`` (crop + augmentation with consistent 3D targets).
 
@@ -26,6 +31,8 @@ Fixed on purpose:
 - No global RNG: augmentation and PoseFix draw from a ``numpy.random.Generator`` passed in
   (official uses the global ``random`` / ``np.random``), so samples are reproducible per seed.
 - No ``CUDA_VISIBLE_DEVICES`` writes, no global cfg, nothing done at import time.
+- The synthetic recipe trains the VPoser decoder (``model.train_vposer``): no real VPoser weights are
+  available offline. The official recipes keep it frozen.
 
 Choices where the description leaves room (documented in the modules):
 
