@@ -6,12 +6,18 @@ overwrite the body model's, as the official code does. Ignored on purpose, and o
 ``OFFICIAL_IGNORED`` (the VPoser encoder, used only to train VPoser itself).
 
 Project: ``{'format': 'crowdmesh', 'version': 1, 'config': ModelConfig as dict, 'network': state,
-'meta': dict}``, never containing the body model. All loads use ``torch.load(weights_only=True)``.
+'meta': dict}``, never containing the body model. The config names the backbone (``ModelConfig.backbone``),
+so the official and the reduced architecture load through ``load_model`` alike; configs written before
+the field existed mean ResNet-50. ``meta['body']`` records which body model the weights were trained
+with (``body_record``): its fingerprint and its joints at two fixed poses. A load with another body logs
+a warning (``check_body``); the fingerprint alone may differ by float rounding on another machine, so
+the joints decide. All loads use ``torch.load(weights_only=True)``.
 """
 import logging
 from dataclasses import asdict, fields
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from nets.assets import SOURCES, missing_asset
@@ -20,6 +26,7 @@ from nets.model import CrowdNet, ModelConfig
 log = logging.getLogger(__name__)
 
 FORMAT, VERSION = "crowdmesh", 1
+BODY_TOLERANCE_M = 1e-4  # joints of the recorded and the given body closer than this: the same body
 OFFICIAL_IGNORED = ("vposer.vposer.bodyprior_enc_",)
 _BODY_PREFIX = "human_model_layer."
 
@@ -71,16 +78,61 @@ def load_strict(module: torch.nn.Module, state: dict[str, torch.Tensor], path, w
     module.load_state_dict({**module.state_dict(), **state}, strict=True)
 
 
+@torch.no_grad()
+def body_joints(body: torch.nn.Module) -> np.ndarray:
+    """(2,30,3) float64 metres: ``body``'s joints at the rest pose and at one fixed bent pose with fixed betas."""
+    steps = torch.arange(72, dtype=torch.float64)
+    pose = torch.stack((torch.zeros(72, dtype=torch.float64), 0.3 * torch.sin(steps)))
+    betas = torch.stack((torch.zeros(10, dtype=torch.float64), torch.cos(torch.arange(10.0, dtype=torch.float64))))
+    return body(pose, betas).joints.double().cpu().numpy()
+
+
+def body_record(body: torch.nn.Module) -> dict:
+    """What ``save_checkpoint`` stores as ``meta['body']``: fingerprint (if the body has one) and joints."""
+    fingerprint = body.fingerprint() if hasattr(body, "fingerprint") else None
+    return {"fingerprint": fingerprint, "joints": body_joints(body).tolist()}
+
+
+def check_body(record: dict | None, body: torch.nn.Module) -> float:
+    """How far ``body`` is from the recorded one: 0.0 for the same fingerprint, else the largest joint
+    difference in metres at the recorded poses (``inf`` when the joint layout differs); 0.0 without a record."""
+    if not record:
+        return 0.0
+    if record.get("fingerprint") and hasattr(body, "fingerprint") and body.fingerprint() == record["fingerprint"]:
+        return 0.0
+    recorded, joints = np.asarray(record["joints"], dtype=np.float64), body_joints(body)
+    if recorded.shape != joints.shape:
+        return float("inf")
+    return float(np.abs(recorded - joints).max())
+
+
+def model_config(config: dict, path) -> ModelConfig:
+    """A checkpoint's stored config -> ``ModelConfig``; unknown keys or invalid values raise CheckpointError."""
+    known = {f.name for f in fields(ModelConfig)}
+    unknown = sorted(set(config) - known)
+    if unknown:
+        raise CheckpointError(f"{path}: unknown model config keys {unknown}; known: {sorted(known)}")
+    try:
+        return ModelConfig(**config)
+    except ValueError as error:
+        raise CheckpointError(f"{path}: invalid model config: {error}") from error
+
+
 def load_model(path, body: torch.nn.Module) -> CrowdNet:
-    """Build a ``CrowdNet`` around ``body`` from either checkpoint format, in eval mode."""
+    """Build a ``CrowdNet`` around ``body`` from either checkpoint format, in eval mode.
+
+    Project checkpoints rebuild the architecture their config names (ResNet-50 or the small backbone).
+    When ``meta['body']`` records a body model that differs from ``body``, a warning is logged: the
+    weights were trained against that body and their estimates will be off with this one.
+    """
     ckpt = _read(path)
     if ckpt.get("format") == FORMAT:
-        known = {f.name for f in fields(ModelConfig)}
-        unknown = sorted(set(ckpt["config"]) - known)
-        if unknown:
-            raise CheckpointError(f"{path}: unknown model config keys {unknown}; known: {sorted(known)}")
-        model = CrowdNet(body, ModelConfig(**ckpt["config"]))
+        model = CrowdNet(body, model_config(ckpt["config"], path))
         load_strict(model, ckpt["network"], path, "3DCrowdNet model", model.network_state_dict())
+        distance = check_body(ckpt.get("meta", {}).get("body"), body)
+        if distance > BODY_TOLERANCE_M:
+            log.warning("%s was trained with another body model (joints differ by up to %.4f m); its estimates "
+                        "will be off with this one", path, distance)
     else:
         model = CrowdNet(body)
         network, body_buffers, ignored = split_official(ckpt["network"])
@@ -94,12 +146,26 @@ def load_model(path, body: torch.nn.Module) -> CrowdNet:
     return model.eval()
 
 
-def save_checkpoint(model: CrowdNet, path, **meta) -> Path:
-    """Write the network weights and config (never the body model) to ``path``."""
+def read_meta(path) -> dict:
+    """The ``meta`` dict of a project checkpoint (empty for the official format)."""
+    return dict(_read(path).get("meta", {}))
+
+
+def save_checkpoint(model: CrowdNet, path, *, dtype: torch.dtype | None = None, **meta) -> Path:
+    """Write the network weights and config (never the body model) to ``path``; ``meta['body']`` records
+    which body model the weights go with (``body_record``) unless ``meta`` gives it.
+
+    ``dtype`` (e.g. ``torch.float16``) stores the floating-point tensors in that type to halve the file;
+    ``load_model`` casts them back to the model's float32 (the rounding changes outputs slightly).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    ckpt = {"format": FORMAT, "version": VERSION, "config": asdict(model.config),
-            "network": model.network_state_dict(), "meta": dict(meta)}
+    meta = {"body": body_record(model.body), **meta}
+    config = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(model.config).items()}
+    network = model.network_state_dict()
+    if dtype is not None:
+        network = {k: v.to(dtype) if v.is_floating_point() else v for k, v in network.items()}
+    ckpt = {"format": FORMAT, "version": VERSION, "config": config, "network": network, "meta": meta}
     tmp = path.with_name(path.name + ".tmp")
     torch.save(ckpt, tmp)
     tmp.replace(path)

@@ -81,8 +81,24 @@ class GraphConvBlock(nn.Module):
 
     def forward(self, feat: torch.Tensor) -> torch.Tensor:
         """(B,J,dim_in) -> (B,J,dim_out)."""
-        feat = torch.stack([fcbn(feat[:, j]) for j, fcbn in enumerate(self.fcbn_list)], dim=1)
+        if hasattr(self, "fused_weight"):
+            feat = torch.einsum("bji,joi->bjo", feat, self.fused_weight) + self.fused_bias
+        else:
+            feat = torch.stack([fcbn(feat[:, j]) for j, fcbn in enumerate(self.fcbn_list)], dim=1)
         return F.relu(self.adj @ feat)
+
+    @torch.no_grad()
+    def fuse_bn(self) -> None:
+        """Inference only: fold each node's BN (running statistics) into its Linear and stack the J nodes into
+        one (J, dim_out, dim_in) weight, so a block is one batched matmul instead of J Linear + BN calls.
+        The stacked tensors are non-persistent buffers: state_dict (and checkpoints) are unchanged."""
+        weights, biases = [], []
+        for linear, bn in self.fcbn_list:
+            scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+            weights.append(linear.weight * scale[:, None])
+            biases.append((linear.bias - bn.running_mean) * scale + bn.bias)
+        self.register_buffer("fused_weight", torch.stack(weights), persistent=False)
+        self.register_buffer("fused_bias", torch.stack(biases), persistent=False)
 
 
 class GraphResBlock(nn.Module):
@@ -110,6 +126,12 @@ class RotationNet(nn.Module):
         self.pose_out = nn.Sequential(nn.Linear(n * hidden, latent_dim))
         self.shape_out = nn.Sequential(nn.Linear(n * hidden, num_betas))
         self.cam_out = nn.Sequential(nn.Linear(n * hidden, 3))
+
+    def fuse_bn(self) -> None:
+        """Inference only: every graph block as one batched matmul (``GraphConvBlock.fuse_bn``)."""
+        for block in self.modules():
+            if isinstance(block, GraphConvBlock):
+                block.fuse_bn()
 
     def forward(self, feat: torch.Tensor, joint_coords: torch.Tensor, joint_score: torch.Tensor):
         """(B,C,H,W), (B,J,3) cells, (B,J,1) -> root 6D (B,6), z (B,32), betas (B,10), camera (B,3)."""

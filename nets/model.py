@@ -1,6 +1,12 @@
 """CrowdNet: the 3DCrowdNet network (2D-pose-guided ResNet-50 + joint-based regressor) with SMPL.
 
 Shapes: B people (crops), V mesh vertices. Inputs are per-person crops, see ``CrowdNet.forward``.
+
+    CrowdNet(body)                       # the official architecture: ResNet-50, 256² crops, 64² heatmaps
+    CrowdNet(body, ModelConfig(backbone="small", input_size=128, heatmap_size=32, sigma=1.25,
+                               focal=2500.0, depth_bins=4))   # the reduced CPU model (train.reduced)
+
+Crops for any config come from ``stream.crops.crop_people(..., CropConfig(cfg.input_size, cfg.heatmap_size))``.
 """
 import copy
 import math
@@ -12,13 +18,17 @@ from torch import nn
 from nets.geometry import rot6d_to_axis_angle
 from nets.heads import Pose2Feat, PositionNet, RotationNet, gaussian_heatmaps
 from nets.joints import SMPL30
-from nets.resnet import ResNet50
+from nets.resnet import BACKBONES, build_backbone
 from nets.vposer import VPoserDecoder
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Geometry of the crops and the virtual camera (the official 3DPW test setting)."""
+    """The backbone, the geometry of the crops and the virtual camera (defaults: the official 3DPW test setting).
+
+    ``backbone`` is a key of ``nets.resnet.BACKBONES``: "resnet50" (official) or "small" (``SmallResNet``,
+    stage ``widths``, None for its default (16, 32, 64, 128)). The heads take their widths from the backbone.
+    """
 
     input_size: int = 256        # crop side, pixels
     heatmap_size: int = 64       # 2D pose / output joint units: pixels of a 64x64 map of the crop
@@ -28,6 +38,16 @@ class ModelConfig:
     depth_bins: int = 8          # PositionNet depth resolution
     num_betas: int = 10
     latent_dim: int = 32         # VPoser
+    backbone: str = "resnet50"   # "resnet50" | "small"
+    widths: tuple[int, ...] | None = None  # stage widths of the "small" backbone; None for its default
+
+    def __post_init__(self):
+        if self.backbone not in BACKBONES:
+            raise ValueError(f"backbone: unknown name {self.backbone!r}; valid: {sorted(BACKBONES)}")
+        if self.widths is not None:
+            if self.backbone == "resnet50":
+                raise ValueError(f"widths: backbone 'resnet50' has fixed widths; got {self.widths}, expected None")
+            object.__setattr__(self, "widths", tuple(self.widths))  # a list from a checkpoint or YAML
 
 
 @dataclass
@@ -59,10 +79,11 @@ class CrowdNet(nn.Module):
     def __init__(self, body: nn.Module, config: ModelConfig = ModelConfig()):
         super().__init__()
         self.config = config
-        self.backbone = ResNet50()
-        self.pose2feat = Pose2Feat(num_joints=len(SMPL30))
-        self.position_net = PositionNet(depth=config.depth_bins)
-        self.rotation_net = RotationNet(latent_dim=config.latent_dim, num_betas=config.num_betas)
+        self.backbone = build_backbone(config.backbone, config.widths)
+        stem, out = self.backbone.stem_channels, self.backbone.out_channels
+        self.pose2feat = Pose2Feat(num_joints=len(SMPL30), channels=stem)
+        self.position_net = PositionNet(depth=config.depth_bins, in_ch=out)
+        self.rotation_net = RotationNet(in_ch=out, latent_dim=config.latent_dim, num_betas=config.num_betas)
         self.vposer = VPoserDecoder(latent_dim=config.latent_dim)
         self.body = body
         self.channels_last = False
@@ -82,6 +103,7 @@ class CrowdNet(nn.Module):
         fast = copy.deepcopy(self).eval()
         fast.backbone.fuse_bn()
         fast.pose2feat.fuse_bn()
+        fast.rotation_net.fuse_bn()
         fast.channels_last = True
         return fast.to(memory_format=torch.channels_last)
 
@@ -90,7 +112,8 @@ class CrowdNet(nn.Module):
         return {k: v for k, v in self.state_dict().items() if not k.startswith("body.")}
 
     def features(self, img: torch.Tensor, joints: torch.Tensor, joints_mask: torch.Tensor):
-        """Pose-guided image features: (B,3,256,256), (B,30,2), (B,30,1) -> (B,2048,8,8)."""
+        """Pose-guided image features: (B,3,256,256), (B,30,2), (B,30,1) -> (B,2048,8,8) for ResNet-50
+        ((B,3,128,128) -> (B,128,4,4) for the default small backbone)."""
         cfg = self.config
         if self.channels_last:
             img = img.contiguous(memory_format=torch.channels_last)
@@ -119,7 +142,8 @@ class CrowdNet(nn.Module):
         img (B,3,256,256) RGB in [0,1]; joints (B,30,2+) 2D pose in heatmap pixels (only x, y are
         read); joints_mask (B,30,1) 1 for valid joints; bbox (B,4) xywh of each crop in the original
         image, or None. With ``bbox`` the camera depth is scaled to the box (the official "render"
-        camera, right for drawing on the image); without it every crop shares one reference depth.
+        camera, right for drawing on the image: focal ``config.focal`` image pixels, principal point at
+        the box centre); without it every crop shares one reference depth.
         """
         feat = self.features(img, joints, joints_mask)
         joint_coords, joint_score = self.position_net(feat)

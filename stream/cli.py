@@ -220,6 +220,8 @@ def export_command(
     joint_regressor_extra: Annotated[Optional[Path], typer.Option(help="J_regressor_extra.npy.")] = None,
     standin: Annotated[bool, typer.Option(help="Use the synthetic stand-in body (stores made with it, e.g. "
                                                "synthetic crowds).")] = False,
+    smoothed: Annotated[bool, typer.Option(help="Export the smoothed pose and translation (stores written with "
+                                               "smoothing.enabled=true).")] = False,
     progress: Annotated[bool, typer.Option(help="Progress bar (--format video).")] = True,
 ) -> None:
     """Export a store's tracks as BVH, GLB, AMASS-style npz or an overlay video."""
@@ -246,7 +248,7 @@ def export_command(
         body = BodyModel.from_files(smpl or home / "smpl" / "SMPL_NEUTRAL.pkl",
                                     joint_regressor_extra or home / "J_regressor_extra.npy")
         summary = export_store(opened, body, format, out, tracks=ids, min_length=min_length, video=video,
-                               bvh_scale=100.0 if units == "cm" else 1.0, progress=progress)
+                               bvh_scale=100.0 if units == "cm" else 1.0, smoothed=smoothed, progress=progress)
     except (AssetError, OSError, ValueError, KeyError, pickle.UnpicklingError) as err:
         _fail(err)
     for note in summary.notes:
@@ -300,3 +302,9 @@ def assets_get(
 
 if __name__ == "__main__":
     sys.exit(app())
+
+
+from stream.cli_process import demo, process  # noqa: E402  (the commands live in their own module)
+
+app.command()(process)
+app.command()(demo)

@@ -103,9 +103,10 @@ class SmoothingSection:
     min_cutoff: float = 1.0       # Hz: cutoff at rest (lower = smoother, more lag)
     beta: float = 0.0             # cutoff growth with speed (higher = less lag on fast motion)
     d_cutoff: float = 1.0         # Hz: cutoff of the speed estimate
+    max_gap_s: float = 0.5        # a track unseen longer than this restarts its filter
 
     def __post_init__(self):
-        for name in ("min_cutoff", "d_cutoff"):
+        for name in ("min_cutoff", "d_cutoff", "max_gap_s"):
             _need(self, name, _positive(getattr(self, name)), "a frequency in Hz > 0")
         _need(self, "beta", _positive(self.beta) or self.beta == 0, "a number >= 0")
 

@@ -1,6 +1,6 @@
-"""Frames in (one image, an image folder or a video) and a video out, as uint8 BGR arrays::
+"""Frames in (one image, an image folder, a video or a live stream) and a video out, as uint8 BGR arrays::
 
-    source = FrameSource("clip.mp4")             # or "photo.jpg", or "folder/"
+    source = FrameSource("clip.mp4")             # or "photo.jpg", "folder/", "-", "udp://127.0.0.1:5000"
     for frame in source:                         # Frame(index, name, time, bgr)
         frame.bgr                                # (H, W, 3) uint8 BGR
     with VideoWriter("out.mp4", fps=source.fps) as out:
@@ -8,13 +8,33 @@
 
 Image folders are read in natural order of file name (``2.png`` before ``10.png``), image extensions
 only (``IMAGE_EXTENSIONS``), hidden files and sub-folders skipped. Images are read with OpenCV's
-``IMREAD_COLOR``, so grayscale, 16-bit and RGBA files come out as 8-bit BGR. Videos are decoded with
-PyAV; ``time`` is the frame's presentation time in seconds.
+``IMREAD_COLOR``, so grayscale, 16-bit and RGBA files come out as 8-bit BGR.
+
+Videos and live streams are decoded with PyAV. A live input is ``-`` (an encoded stream on standard input:
+MPEG-TS, Matroska, NUT, ... as PyAV detects it), a named pipe (FIFO), or a URL whose scheme is in
+``LIVE_SCHEMES``. It is opened when iteration starts, can be iterated once, has no length and ``fps`` is
+known once the first frame is out. A network URL that sends nothing for ``live_timeout_s`` seconds, or a
+named pipe nothing is written to for that long, ends with ``LiveSourceError``; once data flows, standard
+input and pipes wait for their writer to send or close.
+
+A damaged or truncated video gives every frame it can, then raises ``FrameSourceError`` naming the file and
+the frames decoded: on a decoding error, or when the frames fall well short of the duration its header
+states. A cut MPEG-TS states no duration, so it reads as a shorter stream and ends without an error.
+
+``time`` (``FrameClock``): a video file gives each frame's own presentation time, as stored, so a variable
+frame rate comes out true and a file that starts late (MPEG-TS often does) keeps its first time. A live
+stream gives times from its first frame, which is 0, and never lets them go back: a jump back (a restarted
+sender, a timestamp wrap) continues one frame step after the previous time. A frame without a timestamp
+gets the previous time plus one frame step (``1 / fps``).
 """
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import re
+import select
+import sys
 from fractions import Fraction
 from pathlib import Path
 from typing import Iterator, NamedTuple
@@ -28,14 +48,20 @@ from stream.pose2d import FrameError, as_bgr8
 log = logging.getLogger(__name__)
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".jp2", ".pgm", ".ppm"})
+LIVE_SCHEMES = ("udp", "rtp", "rtsp", "rtsps", "rtmp", "rtmps", "srt", "tcp", "http", "https")
+FALLBACK_FPS = 25.0   # frame step for frames without a timestamp when the stream states no rate
 
 
 class FrameSourceError(ValueError):
-    """An input that gives no frames: unreadable, empty, or not an image, folder or video."""
+    """An input that gives no frames: unreadable, empty, truncated, or not an image, folder or video."""
 
 
 class FrameSourceNotFoundError(FrameSourceError, FileNotFoundError):
     """The input path does not exist."""
+
+
+class LiveSourceError(FrameSourceError, ConnectionError):
+    """A live input (standard input, a named pipe, a URL) that could not be opened or stopped sending."""
 
 
 class Frame(NamedTuple):
@@ -73,16 +99,72 @@ def list_images(folder) -> list[Path]:
                    and p.suffix.lower() in IMAGE_EXTENSIONS), key=_natural_key)
 
 
-class FrameSource:
-    """The frames of one input path. ``kind`` is ``'image'``, ``'folder'`` or ``'video'``."""
+def is_url(text: str) -> bool:
+    """Whether ``text`` is a URL of a live stream (its scheme is in ``LIVE_SCHEMES``)."""
+    scheme, sep, _ = text.partition("://")
+    return bool(sep) and scheme.lower() in LIVE_SCHEMES
 
-    def __init__(self, path):
-        self.path = Path(path)
+
+class FrameClock:
+    """Frame times in seconds from presentation times (``None`` where a frame has none); rule in the module doc.
+
+    ``clock = FrameClock(fps=25, live=True)``: ``[clock(t) for t in (1.4, 1.44, None, 0.0)]`` -> 0, 0.04, 0.08, 0.12.
+    """
+
+    def __init__(self, fps: float | None, live: bool):
+        self.step = 1.0 / (fps or FALLBACK_FPS)
+        self.live = live
+        self.offset: float | None = None   # live: the first frame's time
+        self.last: float | None = None
+
+    def __call__(self, time: float | None) -> float:
+        if time is None:
+            t = 0.0 if self.last is None else self.last + self.step
+        elif not self.live:
+            t = float(time)
+        else:
+            if self.offset is None:
+                self.offset = float(time)
+            t = time - self.offset
+            if self.last is not None and t <= self.last:
+                self.offset += t - (self.last + self.step)
+                t = self.last + self.step
+        self.last = t
+        return t
+
+
+def _duration(frame: av.VideoFrame, default: float) -> float:
+    """How long the frame shows, in seconds, where the stream says (PyAV >= 13), else ``default``."""
+    duration, time_base = getattr(frame, "duration", None), frame.time_base
+    return float(duration * time_base) if duration and time_base else default
+
+
+class FrameSource:
+    """The frames of one input. ``kind`` is ``'image'``, ``'folder'``, ``'video'`` or ``'live'``.
+
+    ``input``: an image, an image folder, a video file, ``-`` (standard input), a named pipe or a URL.
+    ``path`` is the input as a Path, None for standard input and URLs; ``input`` is the input as given.
+    """
+
+    def __init__(self, input, *, live_timeout_s: float = 10.0):
+        if not live_timeout_s > 0:
+            raise ValueError(f"live_timeout_s must be > 0 seconds, got {live_timeout_s!r}")
+        self.input = str(input)
+        self.path = None if self.input == "-" or is_url(self.input) else Path(input)
+        self.live_timeout_s = live_timeout_s
         self.fps: float | None = None
         self.images: list[Path] = []
+        self._frames: int | None = None
+        self._started = False
+        if self.path is None or self.path.is_fifo():
+            self.kind = "live"
+            if self.input == "-" and (sys.stdin is None or sys.stdin.isatty()):
+                raise FrameSourceError("input - reads a video stream from standard input, which is a terminal; "
+                                       "pipe one in, e.g. `ffmpeg -i CAMERA -f mpegts - | ...`")
+            return
         if not self.path.exists():
-            raise FrameSourceNotFoundError(f"input {self.path} does not exist; pass an image, an image folder "
-                                           "or a video file")
+            raise FrameSourceNotFoundError(f"input {self.path} does not exist; pass an image, an image folder, "
+                                           "a video file, - (standard input) or a stream URL")
         if self.path.is_dir():
             self.kind = "folder"
             self.images = list_images(self.path)
@@ -101,45 +183,109 @@ class FrameSource:
             raise FrameSourceError(f"video {self.path} is an empty file (0 bytes)")
         try:
             with av.open(str(self.path)) as container:
-                if not container.streams.video:
-                    raise FrameSourceError(f"{self.path} has no video stream; expected a video file (mp4, mkv, "
-                                           "avi, ...) or an image")
-                stream = container.streams.video[0]
-                rate = stream.average_rate or stream.base_rate
-                self.fps = float(rate) if rate else None
-                self._frames = stream.frames or None
+                self._read_stream_info(container)
+                self._frames = container.streams.video[0].frames or None
         except av.FFmpegError as e:
             raise FrameSourceError(f"{self.path} could not be opened as a video ({e}); expected a video file "
                                    f"or an image ({', '.join(sorted(IMAGE_EXTENSIONS))})") from None
 
+    def _read_stream_info(self, container) -> av.VideoStream:
+        if not container.streams.video:
+            raise FrameSourceError(f"{self.input} has no video stream; expected a video (mp4, mkv, avi, "
+                                   "MPEG-TS, ...) or an image")
+        stream = container.streams.video[0]
+        rate = stream.average_rate or stream.base_rate
+        self.fps = float(rate) if rate else None
+        return stream
+
     def __len__(self) -> int:
-        """Frame count; for a video, as the container states it (0 when it does not say)."""
-        return len(self.images) if self.kind != "video" else (self._frames or 0)
+        """Frame count; for a video, as the container states it (0 when it does not say, and for live inputs)."""
+        return len(self.images) if not self.is_video else (self._frames or 0)
 
     @property
     def is_video(self) -> bool:
-        return self.kind == "video"
+        """Frames of a video or live stream: indexed and timed, unnamed."""
+        return self.kind in ("video", "live")
 
     def __iter__(self) -> Iterator[Frame]:
-        if self.kind != "video":
-            for i, path in enumerate(self.images):
-                yield Frame(i, path.name, None, read_image(path))
-            return
-        n = 0
-        try:
+        if not self.is_video:
+            return (Frame(i, path.name, None, read_image(path)) for i, path in enumerate(self.images))
+        if self.kind == "live":
+            if self._started:
+                raise FrameSourceError(f"live input {self.input} was already read; a live input can be read once, "
+                                       "make a new FrameSource to read a stream again")
+            self._started = True
+        return self._decode()
+
+    @contextlib.contextmanager
+    def _open(self):
+        if self.kind == "video":
             with av.open(str(self.path)) as container:
-                stream = container.streams.video[0]
+                yield container
+        elif self.path is not None:
+            with self._open_fifo() as pipe, av.open(pipe) as container:
+                yield container
+        elif self.input == "-":
+            with av.open(sys.stdin.buffer) as container:
+                yield container
+        else:
+            with av.open(self.input, timeout=(self.live_timeout_s, self.live_timeout_s)) as container:
+                yield container
+
+    def _open_fifo(self):
+        """The named pipe as a binary file once its writer has sent data, or LiveSourceError after the timeout."""
+        fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK)   # does not wait for a writer, select does
+        if not select.select([fd], [], [], self.live_timeout_s)[0]:
+            os.close(fd)
+            raise LiveSourceError(f"named pipe {self.path}: nothing written to it within {self.live_timeout_s:g} s; "
+                                  "start the program that writes the video stream into it")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+
+    def _decode(self) -> Iterator[Frame]:
+        n, opened = 0, False
+        try:
+            with self._open() as container:
+                opened = True
+                stream = self._read_stream_info(container)
                 stream.thread_type = "AUTO"
+                clock = FrameClock(self.fps, live=self.kind == "live")
+                first = end = None
                 for frame in container.decode(stream):
-                    t = frame.time if frame.time is not None else n / (self.fps or 1.0)
-                    bgr = as_bgr8(frame.to_ndarray(format="bgr24"), f"{self.path} frame {n}")
-                    yield Frame(n, None, float(t), bgr)
+                    t = clock(frame.time)
+                    first = t if first is None else first
+                    end = t + _duration(frame, clock.step)
+                    bgr = as_bgr8(frame.to_ndarray(format="bgr24"), f"{self.input} frame {n}")
+                    yield Frame(n, None, t, bgr)
                     n += 1
+                if n and self.kind == "video":
+                    self._check_complete(container, stream, end - first, n)
         except av.FFmpegError as e:
-            raise FrameSourceError(f"{self.path}: decoding failed after {n} frames ({e}); expected a readable "
-                                   "video") from None
+            raise self._failed(e, n, opened) from None
         if n == 0:
-            raise FrameSourceError(f"video {self.path} has no decodable frames")
+            raise (LiveSourceError if self.kind == "live" else FrameSourceError)(
+                f"{self.input} has no decodable frames")
+
+    def _check_complete(self, container, stream, span: float, n: int) -> None:
+        """FrameSourceError when the frames span (seconds) falls short of the duration the header states."""
+        if stream.duration is not None:
+            stated = float(stream.duration * stream.time_base)
+        elif container.duration is not None and len(container.streams) == 1:
+            stated = container.duration / av.time_base
+        else:
+            return
+        if span < stated - max(1.0, 0.1 * stated):
+            raise FrameSourceError(f"video {self.path} ends after {n} frames ({span:.2f} s) but its header says "
+                                   f"{stated:.2f} s; the file looks truncated (an interrupted copy or download)")
+
+    def _failed(self, err: av.FFmpegError, n: int, opened: bool) -> FrameSourceError:
+        if self.kind == "video":
+            return FrameSourceError(f"video {self.path}: decoding failed after {n} frames ({err}); the file is "
+                                    "damaged or truncated")
+        why = f"no data for {self.live_timeout_s:g} s" if isinstance(err, av.ExitError) else (err.strerror or str(err))
+        when = f"stopped after {n} frames" if n else "sent no frames" if opened else "could not be opened"
+        return LiveSourceError(f"live input {self.input} {when} ({why}); check that the sender is running and the "
+                               "address is right")
 
 
 class VideoWriter:

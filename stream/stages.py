@@ -1,7 +1,10 @@
-"""Plain pipeline stages of ``stream process`` (no Ray here; the actors wrap these).
+"""Plain pipeline stages of ``stream process`` (no Ray here; ``stream.ray_pipeline`` wraps these).
 
-    jobs = person_jobs(frame_index, bgr, tracker.update(...), "coco17")   # crops batch of one frame
-    trans = crop_camera_to_image(out["cam_trans"], jobs["bbox"], focal, principal_point)
+    poses = PoseStage(backend)(frames, frame_ids)                # FramePoses per frame, batched
+    people = TrackStage(tracker_config)(frame_index, poses[0])   # TrackedPerson list, frames in order
+    jobs = mesh.jobs(frame_index, bgr, people)                   # crops of one frame (person_jobs)
+    out = mesh(concat_jobs([jobs, ...]))                         # one batched forward for many frames
+    rows = frame_rows(people, jobs, out, focal, principal_point) # StoreWriter.add_frame's people dict
 
 ``person_jobs`` crops exactly as ``stream image`` does (``stream.crops.crop_people``, the official demo's
 preprocessing). ``crop_camera_to_image`` moves each person's crop-camera translation into the full
@@ -12,10 +15,15 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
+import torch
 
 from stream.crops import CropConfig, crop_people
+from stream.pose2d import FramePoses
 
-__all__ = ["CROP_FOCAL", "crop_camera_to_image", "person_jobs"]
+__all__ = ["CROP_FOCAL", "JOB_KEYS", "MeshStage", "PoseStage", "TrackStage", "concat_jobs", "crop_camera_to_image",
+           "frame_rows", "person_jobs", "split_rows"]
+
+JOB_KEYS = ("img", "joints", "joints_mask", "bbox", "index", "track_id", "frame_index")  # what a mesh worker needs
 
 CROP_FOCAL = 5000.0  # 3DCrowdNet's virtual focal length (nets.ModelConfig.focal; stream.image.RENDER_FOCAL)
 
@@ -77,3 +85,102 @@ def crop_camera_to_image(cam_trans_crop: np.ndarray, bbox: np.ndarray, focal: fl
     z = t[:, 2:] * (focal / crop_focal)
     xy = (crop_focal * t[:, :2] / t[:, 2:] + centre - pp) * z / focal
     return np.concatenate((xy, z), axis=1)
+
+
+class PoseStage:
+    """2D poses of a batch of frames through any ``stream.pose2d`` backend; the joint set is checked."""
+
+    def __init__(self, backend, joint_set: str | None = None):
+        self.backend = backend
+        self.joint_set = joint_set or getattr(backend, "joint_set", None) or "coco17"
+
+    def __call__(self, frames: Sequence[np.ndarray], frame_ids: Sequence[int | str]) -> list[FramePoses]:
+        poses = self.backend(list(frames), list(frame_ids))
+        for frame_id, p in zip(frame_ids, poses):
+            if p.joint_set != self.joint_set:
+                raise ValueError(f"frame {frame_id}: the pose backend gave joint set {p.joint_set!r}, expected "
+                                 f"{self.joint_set!r} for the whole input")
+        return poses
+
+
+class TrackStage:
+    """``trackers.PoseTracker`` fed frame by frame, in order; also reports tracks that ended."""
+
+    def __init__(self, config, joint_set: str):
+        from trackers import PoseTracker
+        self.tracker = PoseTracker(config, joint_set=joint_set)
+
+    def __call__(self, frame_index: int, poses: FramePoses) -> tuple[list, list[int]]:
+        """-> (confirmed people of the frame, IDs of tracks that ended since the previous call)."""
+        people = self.tracker.update(poses.keypoints, poses.boxes, poses.scores, frame_index)
+        return people, [c.track_id for c in self.tracker.pop_closed()]
+
+
+class MeshStage:
+    """Person crops and batched 3DCrowdNet: ``jobs`` per frame, ``__call__`` on any number of them at once.
+
+    ``model`` is a ``nets.CrowdNet`` (give ``model.for_inference()`` for speed); ``max_batch`` bounds the
+    crops per forward pass.
+    """
+
+    def __init__(self, model, joint_set: str, max_batch: int = 32, device: str | torch.device = "cpu"):
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+        self.joint_set, self.max_batch = joint_set, max_batch
+        cfg = model.config
+        self.crop_config = CropConfig(cfg.input_size, cfg.heatmap_size)
+
+    def jobs(self, frame_index: int, bgr: np.ndarray, people: Sequence) -> dict[str, np.ndarray]:
+        batch = person_jobs(frame_index, bgr, people, self.joint_set, self.crop_config)
+        return {k: batch[k] for k in JOB_KEYS}
+
+    @torch.no_grad()
+    def __call__(self, jobs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Crops (``JOB_KEYS``, N rows) -> SMPL per row: ``smpl_pose`` (N,72), ``smpl_betas`` (N,10),
+        ``cam_trans`` (N,3) crop camera, ``joints`` (N,30,3) crop camera; plus ``track_id``/``frame_index``."""
+        n = len(jobs["track_id"])
+        parts = []
+        for s in range(0, n, self.max_batch):
+            t = {k: torch.from_numpy(np.ascontiguousarray(jobs[k][s:s + self.max_batch])).to(self.device)
+                 for k in ("img", "joints", "joints_mask", "bbox")}
+            out = self.model(t["img"], t["joints"], t["joints_mask"], bbox=t["bbox"])
+            parts.append({"smpl_pose": out.smpl_pose, "smpl_betas": out.smpl_shape, "cam_trans": out.cam_trans,
+                          "joints": out.joint_cam + (out.mesh_cam_render - out.smpl_mesh_cam)[:, :1]})
+        result = {k: (torch.cat([p[k] for p in parts]).float().cpu().numpy() if parts
+                      else np.zeros((0, *shape), np.float32))
+                  for k, shape in (("smpl_pose", (72,)), ("smpl_betas", (10,)), ("cam_trans", (3,)),
+                                   ("joints", (30, 3)))}
+        result.update(track_id=jobs["track_id"], frame_index=jobs["frame_index"], bbox=jobs["bbox"])
+        return result
+
+
+def concat_jobs(parts: Sequence[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Row-wise concatenation of job (or result) dicts with the same keys."""
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def split_rows(rows: dict[str, np.ndarray], frame_indices: Sequence[int]) -> list[dict[str, np.ndarray]]:
+    """The rows of each of ``frame_indices`` (by ``rows["frame_index"]``), in that order."""
+    return [{k: v[rows["frame_index"] == f] for k, v in rows.items()} for f in frame_indices]
+
+
+def frame_rows(people: Sequence, out: dict[str, np.ndarray], focal: float, principal_point) -> dict[str, np.ndarray]:
+    """One frame's people with a mesh -> the people dict of ``StoreWriter.add_frame``.
+
+    ``people``: the frame's TrackedPerson list; ``out``: ``MeshStage`` rows of this frame (people the crop
+    step dropped have none and are not stored). Translations and joints move to the full-image camera.
+    """
+    by_id = {p.track_id: p for p in people}
+    rows = [by_id[int(t)] for t in out["track_id"]]
+    trans = crop_camera_to_image(out["cam_trans"], out["bbox"], focal, principal_point).astype(np.float32)
+    k = len(people[0].keypoints) if people else 0
+    return {
+        "track_id": out["track_id"].astype(np.int64),
+        "smpl_pose": out["smpl_pose"].reshape(-1, 24, 3),
+        "smpl_betas": out["smpl_betas"],
+        "cam_trans": trans,
+        "joints3d": out["joints"] - out["cam_trans"][:, None] + trans[:, None],
+        "keypoints2d": np.array([p.keypoints for p in rows], np.float32).reshape(len(rows), k, 3),
+        "bbox": np.array([p.box for p in rows], np.float32).reshape(len(rows), 4),
+        "score": np.array([p.score for p in rows], np.float32),
+    }

@@ -4,26 +4,44 @@ from __future__ import annotations
 import numpy as np
 
 from nets.joints import JOINT_SETS
-from stream.store_layout import CAMERA_CONVENTION, PERSON_FIELDS, StoreInputError, json_value
+from stream.store_layout import CAMERA_CONVENTION, PERSON_FIELDS, SMOOTH_ARRAYS, StoreInputError, json_value
 
 _SHAPES = {"smpl_pose": (24, 3), "smpl_betas": (10,), "cam_trans": (3,), "joints3d": (30, 3), "bbox": (4,),
-           "score": ()}
+           "score": (), "smooth_smpl_pose": (24, 3), "smooth_cam_trans": (3,)}
+_POSES = ("smpl_pose", "smooth_smpl_pose")  # also taken as (P, 72)
 
 
-def stack_people(people, frame_index: int, k: int) -> dict[str, np.ndarray]:
-    """A list of people or a dict of stacked arrays -> checked dict of (P, ...) arrays."""
+def stack_people(people, frame_index: int, k: int, smoothed: bool = False) -> dict[str, np.ndarray]:
+    """A list of people or a dict of stacked arrays -> checked dict of (P, ...) arrays.
+
+    ``smoothed``: the store keeps smoothed values, so ``smooth_smpl_pose`` and ``smooth_cam_trans`` are
+    required; otherwise they are refused (they would be lost).
+    """
+    fields = PERSON_FIELDS + (tuple(SMOOTH_ARRAYS) if smoothed else ())
     if isinstance(people, dict):
-        missing = [name for name in PERSON_FIELDS if name not in people]
-        if missing:
-            raise StoreInputError(f"frame {frame_index}: people dict lacks {missing}; expected keys {PERSON_FIELDS}")
-        raw = {name: np.asarray(people[name]) for name in PERSON_FIELDS}
+        given = set(people)
     else:
         people = list(people)
+        has = {name: [getattr(p, name, None) is not None for p in people] for name in SMOOTH_ARRAYS}
+        given = set(PERSON_FIELDS) | {name for name, h in has.items() if (all(h) if smoothed else any(h))}
+    missing = [name for name in fields if name not in given]
+    if missing and smoothed and set(missing) <= set(SMOOTH_ARRAYS):
+        raise StoreInputError(f"frame {frame_index}: people lack {missing}; the store was created with smoothing, "
+                              "so every person needs its smoothed values (stream.smoothing.TrackSmoother.smooth_frame)")
+    if missing:
+        raise StoreInputError(f"frame {frame_index}: people lack {missing}; expected keys {fields}")
+    extra = [name for name in SMOOTH_ARRAYS if name in given and not smoothed]
+    if extra:
+        raise StoreInputError(f"frame {frame_index}: people have {extra} but the store was created without "
+                              "smoothing; create it with StoreWriter.create(..., smoothing=...) to keep them")
+    if isinstance(people, dict):
+        raw = {name: np.asarray(people[name]) for name in fields}
+    else:
         try:
-            raw = {name: np.array([np.asarray(getattr(p, name)) for p in people]) for name in PERSON_FIELDS}
+            raw = {name: np.array([np.asarray(getattr(p, name)) for p in people]) for name in fields}
         except AttributeError as err:
             raise StoreInputError(f"frame {frame_index}: a person lacks a field ({err}); expected PersonResult "
-                                  f"or objects with {PERSON_FIELDS}") from None
+                                  f"or objects with {fields}") from None
         except ValueError as err:  # ragged shapes
             raise StoreInputError(f"frame {frame_index}: people's arrays differ in shape ({err}); expected "
                                   "the shapes of PersonResult") from None
@@ -34,16 +52,16 @@ def stack_people(people, frame_index: int, k: int) -> dict[str, np.ndarray]:
     if len(set(ids.tolist())) != n:
         raise StoreInputError(f"frame {frame_index}: track_id {ids.tolist()} repeats an id; one row per track")
     out = {"track_id": ids.astype(np.int64)}
-    for name in PERSON_FIELDS[1:]:
+    for name in fields[1:]:
         shape = (k, 3) if name == "keypoints2d" else _SHAPES[name]
         try:
             value = raw[name].astype(np.float32) if raw[name].size or n else np.zeros((0, *shape), np.float32)
         except (TypeError, ValueError):
             raise StoreInputError(f"frame {frame_index}: {name} of dtype {raw[name].dtype}: expected numbers") from None
-        if name == "smpl_pose" and value.shape == (n, 72):
+        if name in _POSES and value.shape == (n, 72):
             value = value.reshape(n, 24, 3)
         if value.shape != (n, *shape):
-            also = " or (P, 72)" if name == "smpl_pose" else ""
+            also = " or (P, 72)" if name in _POSES else ""
             raise StoreInputError(f"frame {frame_index}: {name} has shape {value.shape} for {n} people; expected "
                                   f"{_shape_text(shape)}{also}")
         out[name] = value

@@ -3,11 +3,14 @@
 Layout (Zarr v3, one store per video; T rows of a track, N frames, K keypoints)::
 
     out.zarr/   attrs: format, crowdmesh_version, source, fingerprints, config, camera, joint_set,
-                       num_keypoints, progress {frames_done, complete}, errors [{frame, message}], resumes
+                       num_keypoints, smoothing, progress {frames_done, complete}, errors [{frame, message}],
+                       resumes
       frames/   time (N,) f64 seconds, n_people (N,) i16
       tracks/<id>/  attrs: track_id, first_frame, last_frame
         frame (T,) i32, smpl_pose (T,24,3) f32, smpl_betas (T,10) f32, cam_trans (T,3) f32,
-        joints3d (T,30,3) f32, keypoints2d (T,K,3) f32, bbox (T,4) f32 xywh, score (T,) f32
+        joints3d (T,30,3) f32, keypoints2d (T,K,3) f32, bbox (T,4) f32 xywh, score (T,) f32,
+        and when ``attrs["smoothing"]`` is set (the filter's parameters; absent or None: no smoothing):
+        smooth_smpl_pose (T,24,3) f32, smooth_cam_trans (T,3) f32, the raw values filtered per track
 
 Every array is chunked along its first (time) axis only and Blosc/Zstd compressed. Unwritten rows
 read as the fill value: NaN for floats, -1 for ``frame`` and ``n_people``.
@@ -58,6 +61,12 @@ TRACK_ARRAYS: dict[str, ArraySpec] = {
     "score": ArraySpec((), "float32", np.nan, ("time",)),
 }
 PERSON_FIELDS = ("track_id",) + tuple(name for name in TRACK_ARRAYS if name != "frame")
+# per-track arrays of a store written with smoothing (``attrs["smoothing"]`` not None): the filtered values
+# (``stream.smoothing``), next to the raw ones
+SMOOTH_ARRAYS: dict[str, ArraySpec] = {
+    "smooth_smpl_pose": ArraySpec((NUM_SMPL_JOINTS, 3), "float32", np.nan, ("time", "smpl_joint", "axis_angle")),
+    "smooth_cam_trans": ArraySpec((3,), "float32", np.nan, ("time", "xyz")),
+}
 FRAME_ARRAYS: dict[str, ArraySpec] = {
     "time": ArraySpec((), "float64", np.nan, ("time",)),
     "n_people": ArraySpec((), "int16", -1, ("time",)),
@@ -95,7 +104,8 @@ class PersonResult:
 
     smpl_pose (24, 3) or (72,) axis-angle, root first; smpl_betas (10,); cam_trans (3,) metres (see
     ``CAMERA_CONVENTION``); joints3d (30, 3) camera frame, metres; keypoints2d (K, 3) image pixels x, y
-    and score; bbox (4,) xywh image pixels; score: the person's confidence.
+    and score; bbox (4,) xywh image pixels; score: the person's confidence; smooth_smpl_pose (24, 3) and
+    smooth_cam_trans (3,): the smoothed values, given exactly when the store was created with smoothing.
     """
     track_id: int
     smpl_pose: np.ndarray
@@ -105,6 +115,13 @@ class PersonResult:
     keypoints2d: np.ndarray
     bbox: np.ndarray
     score: float
+    smooth_smpl_pose: np.ndarray | None = None   # (24, 3): given exactly when the store keeps smoothed values
+    smooth_cam_trans: np.ndarray | None = None   # (3,)
+
+
+def track_arrays(attrs: dict) -> dict[str, ArraySpec]:
+    """The per-track arrays of a store with root ``attrs``: TRACK_ARRAYS, and SMOOTH_ARRAYS when smoothed."""
+    return {**TRACK_ARRAYS, **SMOOTH_ARRAYS} if attrs.get("smoothing") is not None else dict(TRACK_ARRAYS)
 
 
 def crowdmesh_version() -> str:

@@ -6,6 +6,7 @@
     for track in store:                                         # Track, in id order
         track.frame, track.time, track.smpl_pose                # (T,), (T,), (T, 24, 3) ...
     store.track(7).cam_trans                                    # (T, 3)
+    store.smoothed, track.smooth_smpl_pose                      # written with smoothing: (T, 24, 3), else None
 
 A Store is a snapshot taken when it is opened: its ``frames_done`` frames, and of each track the rows
 of those frames (rows a running or killed writer put past them are left out). Reopen to see more.
@@ -18,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import zarr
 
-from stream.store_layout import FORMAT, TRACK_ARRAYS, StoreFormatError, StoreNotFoundError, committed_rows
+from stream.store_layout import FORMAT, StoreFormatError, StoreNotFoundError, committed_rows, track_arrays
 
 
 @dataclass(frozen=True, eq=False)
@@ -36,6 +37,8 @@ class Track:
     keypoints2d: np.ndarray  # (T, K, 3) float32 image pixels x, y, score
     bbox: np.ndarray         # (T, 4) float32 xywh image pixels
     score: np.ndarray        # (T,) float32
+    smooth_smpl_pose: np.ndarray | None = None   # (T, 24, 3) float32 smoothed smpl_pose; None: store not smoothed
+    smooth_cam_trans: np.ndarray | None = None   # (T, 3) float32 smoothed cam_trans; None: store not smoothed
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -113,6 +116,11 @@ class Store:
         return self.attrs["camera"]
 
     @property
+    def smoothed(self) -> bool:
+        """Whether tracks also hold ``smooth_smpl_pose`` and ``smooth_cam_trans`` (``attrs["smoothing"]``)."""
+        return self.attrs.get("smoothing") is not None
+
+    @property
     def joint_set(self) -> str:
         return self.attrs["joint_set"]
 
@@ -153,7 +161,7 @@ class Store:
         group = self._group(track_id)
         frame = group["frame"][:]
         rows = committed_rows(frame, self.frames_done)
-        values = {name: group[name][:rows] for name in TRACK_ARRAYS if name != "frame"}
+        values = {name: group[name][:rows] for name in track_arrays(self.attrs) if name != "frame"}
         short = [name for name, v in values.items() if len(v) < rows]
         if short or rows == 0:
             raise StoreFormatError(f"store {self.path}: track {track_id} has fewer rows of {short} than frames "
@@ -186,6 +194,13 @@ def _id_list(ids: list[int], limit: int = 20) -> str:
     return f"[{shown}{', ...' if len(ids) > limit else ''}] ({len(ids)} tracks)"
 
 
+def _smoothing_text(smoothing: dict | None) -> str:
+    if smoothing is None:
+        return "off (raw values only)"
+    params = ", ".join(f"{k} {v}" for k, v in smoothing.items() if k not in ("filter", "rotations"))
+    return f"{smoothing.get('filter', 'on')} ({params}); tracks keep raw and smooth_* values"
+
+
 def info_lines(store: Store, top: int = 10) -> list[str]:
     """A human summary: source, progress, fps, tracks (the ``top`` longest) and recorded errors."""
     source = store.source
@@ -197,7 +212,8 @@ def info_lines(store: Store, top: int = 10) -> list[str]:
              f"{'%g fps' % fps if fps else 'fps unknown'}, {total if total is not None else 'unknown'} frames",
              f"frames:  {store.frames_done}{f' of {total}' if total is not None else ''} done, "
              f"{'complete' if store.complete else 'NOT complete (resume with --resume)'}",
-             f"joints:  keypoints2d in {store.joint_set}"]
+             f"joints:  keypoints2d in {store.joint_set}",
+             f"smooth:  {_smoothing_text(store.attrs.get('smoothing'))}"]
     summaries = sorted(store.summaries(), key=lambda s: (-s.length, s.track_id))
     _, n_people = store.frames()
     lines.append(f"tracks:  {len(summaries)} tracks, {int(n_people.sum())} person-frames, "

@@ -29,9 +29,9 @@ import numpy as np
 import zarr
 
 from stream.store_input import check_camera, check_joint_set, check_source, json_dict, stack_people
-from stream.store_layout import (COMPRESSOR, FORMAT, FRAME_ARRAYS, PERSON_FIELDS, TRACK_ARRAYS, FrameOrderError,
-                                 StoreExistsError, StoreFormatError, StoreInputError, StoreMismatchError,
-                                 committed_rows, crowdmesh_version, differences)
+from stream.store_layout import (COMPRESSOR, FORMAT, FRAME_ARRAYS, FrameOrderError, StoreExistsError,
+                                 StoreFormatError, StoreInputError, StoreMismatchError, committed_rows,
+                                 crowdmesh_version, differences, track_arrays)
 from stream.store_read import open_root
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,8 @@ class StoreWriter:
         self.flush_frames = flush_frames
         self._attrs = dict(root.attrs.asdict())
         self._num_keypoints = int(self._attrs["num_keypoints"])
+        self._arrays = track_arrays(self._attrs)             # per-track arrays, "frame" first
+        self.smoothed = self._attrs.get("smoothing") is not None  # tracks also keep smooth_* arrays
         self._chunk = int(root["frames/time"].chunks[0])
         self._frames: list[tuple[float, int]] = []          # buffered (time, n_people)
         self._rows: dict[int, dict[str, list]] = {}         # buffered rows per track
@@ -58,14 +60,16 @@ class StoreWriter:
     # -- opening ---------------------------------------------------------------------------------
     @classmethod
     def create(cls, path, *, source: dict, camera: dict, joint_set: str, config: dict, fingerprints: dict,
-               num_keypoints: int | None = None, flush_frames: int = 64, chunk_frames: int = 256,
-               fsync: bool = False, overwrite: bool = False) -> StoreWriter:
+               num_keypoints: int | None = None, smoothing: dict | None = None, flush_frames: int = 64,
+               chunk_frames: int = 256, fsync: bool = False, overwrite: bool = False) -> StoreWriter:
         """A new, empty store at ``path`` (a folder ``*.zarr``).
 
         source: ``path``, ``fps``, ``size`` (w, h), ``frame_count`` (each may be None when unknown; more
         keys are kept); camera: ``focal`` (f or (fx, fy)) and ``principal_point`` (cx, cy) in pixels of
         the full image; joint_set: the set of ``keypoints2d`` (``nets.joints``), ``num_keypoints`` its
-        size (checked); config, fingerprints: JSON dicts compared on ``resume``.
+        size (checked); config, fingerprints: JSON dicts compared on ``resume``; smoothing: None, or the
+        smoothing filter's parameters (``TrackSmoother.describe()``, kept in ``attrs["smoothing"]``): every
+        track then also stores ``smooth_smpl_pose`` and ``smooth_cam_trans``, which ``add_frame`` requires.
         """
         path = Path(path)
         if path.exists() and not overwrite:
@@ -78,6 +82,7 @@ class StoreWriter:
             "fingerprints": json_dict(fingerprints, "fingerprints"), "config": json_dict(config, "config"),
             "camera": check_camera(camera), "joint_set": joint_set,
             "num_keypoints": check_joint_set(joint_set, num_keypoints),
+            "smoothing": None if smoothing is None else json_dict(smoothing, "smoothing"),
             "progress": {"frames_done": 0, "complete": False}, "errors": [], "resumes": []}
         if path.exists():
             _remove_store(path)
@@ -156,7 +161,8 @@ class StoreWriter:
         """Add frame ``frame_index`` (must be ``next_frame``) at ``time`` seconds with its people.
 
         ``people``: a list of PersonResult (or objects with the same attributes), or a dict of stacked
-        arrays with the same keys (``track_id`` (P,), ``smpl_pose`` (P, 24, 3) or (P, 72), ...).
+        arrays with the same keys (``track_id`` (P,), ``smpl_pose`` (P, 24, 3) or (P, 72), ...); with
+        ``smooth_smpl_pose`` and ``smooth_cam_trans`` exactly when the store is ``smoothed``.
         """
         if self.complete:
             raise FrameOrderError(f"store {self.path} is complete ({self.frames_done} frames); it takes no more "
@@ -169,15 +175,16 @@ class StoreWriter:
         time = float(time)
         if not np.isfinite(time):
             raise StoreInputError(f"frame {frame_index}: time {time} is not a finite number of seconds")
-        rows = stack_people(people, int(frame_index), self._num_keypoints)
+        rows = stack_people(people, int(frame_index), self._num_keypoints, smoothed=self.smoothed)
         count = len(rows["track_id"])
         if count > np.iinfo(np.int16).max:
             raise StoreInputError(f"frame {frame_index}: {count} people; the store holds at most 32767 per frame")
         for i, track_id in enumerate(rows["track_id"].tolist()):
             buffer = self._rows.setdefault(track_id, defaultdict(list))
             buffer["frame"].append(np.int32(frame_index))
-            for name in PERSON_FIELDS[1:]:
-                buffer[name].append(rows[name][i])
+            for name in self._arrays:
+                if name != "frame":
+                    buffer[name].append(rows[name][i])
         self._frames.append((time, count))
         if len(self._frames) >= self.flush_frames:
             self.flush()
@@ -218,7 +225,7 @@ class StoreWriter:
         buffer = self._rows[track_id]
         group, arrays = self._track(track_id, int(buffer["frame"][0]))
         touched = []
-        for name in TRACK_ARRAYS:
+        for name in self._arrays:
             touched += self._append(arrays[name], np.stack(buffer[name]))
         self._spans[track_id][1] = int(buffer["frame"][-1])
         group.attrs.put({"track_id": track_id, "first_frame": self._spans[track_id][0],
@@ -232,12 +239,12 @@ class StoreWriter:
         tracks = self._root["tracks"]
         if track_id in self._spans:
             group = tracks[str(track_id)]
-            return group, {name: group[name] for name in TRACK_ARRAYS}
+            return group, {name: group[name] for name in self._arrays}
         group = tracks.create_group(str(track_id), attributes={"track_id": track_id, "first_frame": first_frame,
                                                                "last_frame": first_frame})
         self._spans[track_id] = [first_frame, first_frame]
         arrays = {}
-        for name, spec in TRACK_ARRAYS.items():
+        for name, spec in self._arrays.items():
             shape = tuple(self._num_keypoints if n is None else n for n in spec.shape)
             arrays[name] = group.create_array(name, shape=(0, *shape), chunks=(self._chunk, *shape),
                                               dtype=spec.dtype, fill_value=spec.fill, compressors=COMPRESSOR,
@@ -277,15 +284,16 @@ def _truncate_store(root: zarr.Group, path: Path, frames_done: int) -> None:
         leftover.unlink(missing_ok=True)
     for name in FRAME_ARRAYS:
         _truncate(root[f"frames/{name}"], frames_done, path / "frames" / name)
+    arrays = track_arrays(root.attrs.asdict())
     tracks_dir = path / "tracks"
     for entry in sorted(p for p in tracks_dir.iterdir() if p.is_dir()):
         group = root["tracks"].get(entry.name) if (entry / "zarr.json").is_file() else None
         if group is None or int(group.attrs.get("first_frame", frames_done)) >= frames_done \
-                or any(name not in group for name in TRACK_ARRAYS):
+                or any(name not in group for name in arrays):
             _remove_track(entry)
             continue
         rows = committed_rows(group["frame"][:], frames_done)
-        for name in TRACK_ARRAYS:
+        for name in arrays:
             if group[name].shape[0] < rows:
                 raise StoreFormatError(f"store {path}: track {entry.name} has {group[name].shape[0]} rows of "
                                          f"{name} but {rows} frames before frame {frames_done}; the store is "

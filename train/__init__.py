@@ -3,9 +3,14 @@
     python -m train fit --config configs/train/synthetic.yaml [dotted.key=value ...]
     python -m train eval --config configs/train/synthetic.yaml --checkpoint out/.../snapshot_N.pth
 
-``train.config`` (recipes), ``train.trainer`` (fit loop, checkpoints, Ray Train), ``train.evaluate``,
-``train.synthetic`` (synthetic crowd dataset), ``train.reduced`` (small CPU model), ``train.datasets``
-(official annotation readers; not yet fed to the trainer). Pure building blocks: ``train.losses`` (the seven official loss terms), ``train.metrics``
+    python -m train fit --config configs/train/3dpw_crowd.yaml data.root=/data     # official datasets
+    python -m train eval --config configs/train/3dpw_crowd.yaml --checkpoint ...   # 3DPW-Crowd, 3DPW, MuPoTS
+
+``train.config`` (recipes), ``train.trainer`` (fit loop, checkpoints, Ray Train), ``train.evaluate``
+(synthetic; 3DPW / 3DPW-Crowd / MuPoTS in the paper's table), ``train.synthetic`` (synthetic crowd
+dataset), ``train.reduced`` (small CPU model), ``train.datasets`` (official annotation readers),
+``train.pipeline`` (readers -> crop/augment/PoseFix/fit targets, the 50/50 3D/2D mix, test crops).
+Pure building blocks: ``train.losses`` (the seven official loss terms), ``train.metrics``
 (MPJPE, PA-MPJPE, MPVPE, MuPoTS 3DPCK, CrowdIndex), ``train.posefix`` (synthetic 2D input
 errors), ``train.augment`` (crop + augmentation with consistent 3D targets).
 
@@ -31,6 +36,18 @@ Fixed on purpose:
 - No global RNG: augmentation and PoseFix draw from a ``numpy.random.Generator`` passed in
   (official uses the global ``random`` / ``np.random``), so samples are reproducible per seed.
 - No ``CUDA_VISIBLE_DEVICES`` writes, no global cfg, nothing done at import time.
+- Mixing (MultipleDatasets): the incomplete last cycle of the smaller group was drawn with the global
+  ``random``; here it is seeded by (seed, epoch, index), like augmentation and PoseFix, so a resumed
+  epoch reads the same samples. The 3D/2D rule itself (length 2·max, modulo cycles) is the official one.
+- Fit targets: the fit's joints are flipped/rotated as points, like the GT joints, rather than re-run
+  through SMPL with the flipped pose (identical for a mirror-symmetric body; GT and fit share one
+  transform). The 25 mm fit rule (Human36M, MuCo) compares, when ``Human36M/J_regressor_h36m_correct.npy``
+  is absent (and always for MuCo), the body's SMPL-30 joints by name on the joints both sets have.
+- Evaluation without the official regressor files (``Human36M/J_regressor_h36m_correct.npy``,
+  ``MPI_INF_3DHP/J_regressor_mi_smpl.npy`` under ``data.root``) uses the SMPL-30 joints of the same names
+  (MuPoTS Thorax = Neck); without ``data.smpl_male/smpl_female`` the 3DPW GT mesh uses the neutral body.
+  Both are logged. MuPoTS evaluation runs (it crashed in the release) with OpenPose input, as official.
+- Human36M subjects can be narrowed with ``data.human36m_subjects`` (tests, subsets); empty = official.
 - The synthetic recipe trains the VPoser decoder (``model.train_vposer``): no real VPoser weights are
   available offline. The official recipes keep it frozen.
 

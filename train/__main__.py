@@ -2,6 +2,7 @@
 
     python -m train fit --config configs/train/synthetic.yaml optim.max_steps=600
     python -m train eval --config configs/train/synthetic.yaml --checkpoint output/synthetic/checkpoint/snapshot_1.pth
+    python -m train eval --config configs/train/3dpw_crowd.yaml --checkpoint ...   # 3DPW-Crowd, 3DPW, MuPoTS table
     python -m train export --checkpoint ... --official out.pth.tar
 """
 from __future__ import annotations
@@ -15,7 +16,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m train", description="3DCrowdNet training and evaluation")
     sub = parser.add_subparsers(dest="command", required=True)
     p_fit = sub.add_parser("fit", help="train (resumes from <output_dir>/checkpoint when present)")
-    p_eval = sub.add_parser("eval", help="MPJPE / PA-MPJPE of a checkpoint on the test split")
+    p_eval = sub.add_parser("eval", help="a checkpoint on data.test: synthetic, or the paper's table "
+                                         "(3DPW-Crowd, 3DPW, MuPoTS)")
     p_exp = sub.add_parser("export", help="write a training checkpoint in the official release layout")
     for p in (p_fit, p_eval):
         p.add_argument("--config", required=True, help="configs/train/<recipe>.yaml")
@@ -28,23 +30,38 @@ def main(argv=None) -> int:
 
     from train.config import load_config
     from train import trainer
-    if args.command == "fit":
-        cfg = load_config(args.config, args.overrides)
-        result = trainer.fit(cfg)
-        print(f"trained to epoch {result.epoch}, step {result.step}; checkpoint {result.checkpoint}")
-        print({k: round(v, 4) if isinstance(v, float) else v for k, v in result.metrics.items()})
-        return 0
-    if args.command == "eval":
-        from train.evaluate import evaluate, format_table
-        cfg = load_config(args.config, args.overrides)
-        model = trainer.load_trained(args.checkpoint)
-        test_set = trainer.make_dataset(cfg, model.body, model.config, "test")
-        device = trainer.pick_device(cfg)
-        print(format_table({f"{cfg.model.arch} ({cfg.data.test})": evaluate(model, test_set, device=device)}))
-        return 0
+    try:
+        if args.command == "fit":
+            cfg = load_config(args.config, args.overrides)
+            result = trainer.fit(cfg)
+            print(f"trained to epoch {result.epoch}, step {result.step}; checkpoint {result.checkpoint}")
+            print({k: round(v, 4) if isinstance(v, float) else v for k, v in result.metrics.items()})
+            return 0
+        if args.command == "eval":
+            return _evaluate(args)
+    except FileNotFoundError as e:  # DatasetFileMissing names the file and where the dataset comes from
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     state = trainer.read_state(args.checkpoint)
     path = trainer.export_official(trainer.load_trained(args.checkpoint), args.official, state["epoch"])
     print(f"wrote {path}")
+    return 0
+
+
+def _evaluate(args) -> int:
+    from train import trainer
+    from train.config import load_config
+    from train.evaluate import evaluate, evaluate_recipe, format_official_table, format_table
+    cfg = load_config(args.config, args.overrides)
+    model = trainer.load_trained(args.checkpoint)
+    device = trainer.pick_device(cfg)
+    state = trainer.read_state(args.checkpoint)
+    label = f"{state['arch']} epoch {state['epoch']}"
+    if trainer.eval_set_names(cfg) == ["synthetic"]:
+        test_set = trainer.make_dataset(cfg, model.body, model.config, "test")
+        print(format_table({f"{label} (synthetic)": evaluate(model, test_set, device=device)}))
+    else:
+        print(format_official_table({label: evaluate_recipe(model, cfg, device=device)}))
     return 0
 
 

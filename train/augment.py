@@ -191,22 +191,25 @@ def flip_smpl_translation(trans: np.ndarray, root_rest: np.ndarray) -> np.ndarra
     return out
 
 
-def to_heatmap_space(joint_img: np.ndarray, root_rel_depth: np.ndarray | None = None) -> np.ndarray:
+def to_heatmap_space(joint_img: np.ndarray, root_rel_depth: np.ndarray | None = None,
+                     input_size: int = INPUT_SIZE, heatmap_size: int = HEATMAP_SIZE) -> np.ndarray:
     """(J,2) patch pixels and optional (J,) root-relative depth in metres -> (J,3) 64-px/64-bin.
 
-    Depth bin = (d / (BBOX_3D_SIZE/2) + 1) / 2 · 64; without depth the third column is 0."""
-    xy = np.asarray(joint_img, dtype=np.float64)[:, :2] * (HEATMAP_SIZE / INPUT_SIZE)
+    Depth bin = (d / (BBOX_3D_SIZE/2) + 1) / 2 · 64; without depth the third column is 0. Other
+    geometries (the reduced model's 128-px crop, 32 bins) through ``input_size``/``heatmap_size``."""
+    xy = np.asarray(joint_img, dtype=np.float64)[:, :2] * (heatmap_size / input_size)
     z = np.zeros(len(xy)) if root_rel_depth is None else \
-        (np.asarray(root_rel_depth, dtype=np.float64) / (BBOX_3D_SIZE / 2) + 1.0) / 2.0 * HEATMAP_SIZE
+        (np.asarray(root_rel_depth, dtype=np.float64) / (BBOX_3D_SIZE / 2) + 1.0) / 2.0 * heatmap_size
     return np.concatenate([xy, z[:, None]], axis=1)
 
 
-def truncation_mask(joint_hm: np.ndarray, valid: np.ndarray, use_depth: bool = True) -> np.ndarray:
+def truncation_mask(joint_hm: np.ndarray, valid: np.ndarray, use_depth: bool = True,
+                    heatmap_size: int = HEATMAP_SIZE) -> np.ndarray:
     """(J,3) heatmap-space joints, (J,) or (J,1) validity -> (J,1) float: valid ∧ inside the
     64³ volume (``use_depth``, 3D data) or the 64² grid (2D data)."""
     j = np.asarray(joint_hm, dtype=np.float64)
     dims = 3 if use_depth else 2
-    inside = np.all((j[:, :dims] >= 0) & (j[:, :dims] < HEATMAP_SIZE), axis=1)
+    inside = np.all((j[:, :dims] >= 0) & (j[:, :dims] < heatmap_size), axis=1)
     return (inside & (np.asarray(valid).reshape(-1) > 0)).astype(np.float32)[:, None]
 
 

@@ -40,8 +40,11 @@ class SyntheticConfig:
 @dataclass(frozen=True)
 class DataConfig:
     train: tuple[str, ...] = ("synthetic",)   # dataset names; "synthetic" or official readers (train.datasets)
-    test: str = "synthetic"
+    test: str = "synthetic"                   # "synthetic", or comma-separated train.pipeline.TEST_SETS names
     root: str = "data"                        # folder holding the official datasets
+    human36m_subjects: tuple[int, ...] = ()   # empty: the official subjects of the split (train S1,5,6,7,8)
+    smpl_male: str = ""                       # 3DPW GT bodies (gendered SMPL pkl); empty: the model's body
+    smpl_female: str = ""
     batch_size: int = 64                      # per worker/GPU, as the official num_gpus x 64
     workers: int = 16                         # DataLoader workers
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)

@@ -95,19 +95,25 @@ def set_train_mode(model: CrowdNet, cfg: TrainConfig) -> None:
         model.vposer.eval()  # the release's model.train() undid this
 
 
+def eval_set_names(cfg: TrainConfig) -> list[str]:
+    """``data.test`` split at commas: "synthetic" or names of ``train.pipeline.TEST_SETS``."""
+    return [n.strip() for n in cfg.data.test.split(",") if n.strip()]
+
+
 def make_dataset(cfg: TrainConfig, body, model_config: ModelConfig, split: str):
-    """The torch Dataset of ``data.train`` (split "train") or ``data.test`` (split "test")."""
-    key = "data.train" if split == "train" else "data.test"
-    names = list(cfg.data.train) if split == "train" else [cfg.data.test]
+    """The torch Dataset of ``data.train`` (split "train"; official readers mixed 50/50 by
+    ``train.pipeline``) or of the synthetic ``data.test`` (split "test"; the official test sets are
+    read by ``train.evaluate.evaluate_recipe``)."""
+    names = list(cfg.data.train) if split == "train" else eval_set_names(cfg)
+    if "synthetic" in names and names != ["synthetic"]:
+        key = "data.train" if split == "train" else "data.test"
+        raise ValueError(f"{key}: {names}: 'synthetic' cannot be mixed with the official datasets")
     if names != ["synthetic"]:
-        from train.datasets import READERS
-        unknown = [n for n in names if n not in READERS and n != "synthetic"]
-        if unknown:
-            raise ValueError(f"{key}: unknown dataset(s) {unknown}; valid: ['synthetic', *{sorted(READERS)}]")
-        raise NotImplementedError(
-            f"{key}: {names}: the official readers (train.datasets) exist, but their records are not yet turned "
-            "into training samples (crop/augment/PoseFix -> loss targets, 50/50 mixing) inside the trainer; "
-            "only 'synthetic' trains end to end so far")
+        if split != "train":
+            raise ValueError(f"data.test: {names}: official test sets are not one Dataset; "
+                             "use train.evaluate.evaluate_recipe (python -m train eval)")
+        from train.pipeline import make_training_set
+        return make_training_set(cfg, body, model_config)
     from train.synthetic import SyntheticCrowdDataset
     return SyntheticCrowdDataset(body, cfg.data.synthetic, model_config, split=split)
 

@@ -24,8 +24,8 @@ from stream.export.gltf import glb_bytes, write_glb
 from stream.export.motion import CAMERA_TO_EXPORT, ExportError, Skeleton, TrackMotion, VideoCamera, pose_skeleton
 from stream.export.overlay import write_overlay
 from stream.export.run import FORMATS, ExportSummary, export_store
-from stream.export.tracks import TrackSelectionError, select_tracks, track_motion, video_camera
+from stream.export.tracks import NotSmoothedError, TrackSelectionError, select_tracks, track_motion, video_camera
 
-__all__ = ["CAMERA_TO_EXPORT", "ExportError", "ExportSummary", "FORMATS", "Skeleton", "TrackMotion",
+__all__ = ["CAMERA_TO_EXPORT", "ExportError", "ExportSummary", "FORMATS", "NotSmoothedError", "Skeleton", "TrackMotion",
            "TrackSelectionError", "VideoCamera", "export_store", "glb_bytes", "pose_skeleton", "select_tracks",
            "track_motion", "video_camera", "write_amass", "write_bvh", "write_glb", "write_overlay"]

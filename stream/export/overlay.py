@@ -30,7 +30,7 @@ import torch
 
 from nets.synth.raster import orient_faces, rasterize
 from stream.export.motion import ExportError, track_color
-from stream.export.tracks import video_camera
+from stream.export.tracks import read_track, video_camera
 from stream.frames import FrameSource, FrameSourceError, VideoWriter
 
 log = logging.getLogger(__name__)
@@ -66,10 +66,11 @@ def _source_frames(path: Path | None, size: tuple[int, int]) -> tuple[Iterator[n
 
 
 def write_overlay(store, body, out, tracks: list[int] | None = None, video=None, alpha: float = 0.8,
-                  progress: bool = True, crf: int = 20) -> OverlaySummary:
+                  progress: bool = True, crf: int = 20, smoothed: bool = False) -> OverlaySummary:
     """Draw the store's tracks (all, or ``tracks``) over its video into ``out`` (.mp4); see the module docstring.
 
-    ``video`` replaces the source path the store records (a moved file).
+    ``video`` replaces the source path the store records (a moved file); ``smoothed`` draws the smoothed
+    pose and translation (NotSmoothedError when the store has none).
     """
     if not 0 < alpha <= 1:
         raise ExportError(f"alpha = {alpha!r}: expected a blend factor in (0, 1]")
@@ -79,7 +80,7 @@ def write_overlay(store, body, out, tracks: list[int] | None = None, video=None,
     rows: dict[int, list[tuple[int, int]]] = {}
     data = {}
     for tid in ids:
-        track = store.track(tid)
+        track = read_track(store, tid, smoothed)
         data[tid] = track
         for row, n in enumerate(track.frame.tolist()):
             rows.setdefault(n, []).append((tid, row))

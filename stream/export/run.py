@@ -1,6 +1,7 @@
 """``stream export``: one store, one format, the chosen tracks.
 
     summary = export_store(open_store("out.zarr"), body, "glb", "crowd.glb", tracks=[3, 7], min_length=30)
+    summary = export_store(store, body, "bvh", "bvh/", smoothed=True)    # the smoothed values (--smoothed)
     summary.paths, summary.tracks, summary.notes
 
 ``out`` is a file for ``glb`` (.glb) and ``video`` (.mp4), and a folder for ``bvh`` (``track_<id>.bvh``)
@@ -17,7 +18,7 @@ from stream.export.bvh import write_bvh
 from stream.export.gltf import write_glb
 from stream.export.motion import ExportError
 from stream.export.overlay import write_overlay
-from stream.export.tracks import check_body, select_tracks, store_fps, track_motion, video_camera
+from stream.export.tracks import check_body, check_smoothed, select_tracks, store_fps, track_motion, video_camera
 
 log = logging.getLogger(__name__)
 
@@ -33,28 +34,34 @@ class ExportSummary:
 
 
 def export_store(store, body, format: str, out, tracks: list[int] | None = None, min_length: int = 1,
-                 video=None, bvh_scale: float = 1.0, progress: bool = False) -> ExportSummary:
-    """Export ``store``'s tracks in ``format`` (one of ``FORMATS``) to ``out``; see the module docstring."""
+                 video=None, bvh_scale: float = 1.0, progress: bool = False, smoothed: bool = False) -> ExportSummary:
+    """Export ``store``'s tracks in ``format`` (one of ``FORMATS``) to ``out``; see the module docstring.
+
+    ``smoothed``: the tracks' smoothed pose and translation instead of the raw ones (NotSmoothedError, an
+    ExportError, when the store was written without smoothing).
+    """
     if format not in FORMATS:
         raise ExportError(f"format {format!r}: expected one of {', '.join(FORMATS)}")
+    if smoothed:
+        check_smoothed(store)
     ids = select_tracks(store, tracks, min_length)
     notes = [note for note in [check_body(store, body)] if note]
     for note in notes:
         log.warning(note)
     out = Path(out)
     if format == "video":
-        result = write_overlay(store, body, out, tracks=ids, video=video, progress=progress)
+        result = write_overlay(store, body, out, tracks=ids, video=video, progress=progress, smoothed=smoothed)
         if result.reason:
             w, h = video_camera(store).size
             notes.append(f"{result.reason}; meshes drawn on a plain {w}x{h} background")
         return ExportSummary(format, [result.path], ids, notes)
     if format == "glb":
-        motions = [track_motion(store, i, body) for i in ids]
+        motions = [track_motion(store, i, body, smoothed) for i in ids]
         version = store.attrs.get("crowdmesh_version", "unknown")
         path = write_glb(out, motions, body, camera=_camera_or_none(store), generator=f"crowdmesh {version}")
         return ExportSummary(format, [path], ids, notes)
     fps = store_fps(store)
-    motions = [track_motion(store, i, body) for i in ids]
+    motions = [track_motion(store, i, body, smoothed) for i in ids]
     if format == "npz":
         return ExportSummary(format, write_amass(out, motions, body, fps, camera=_camera_or_none(store)), ids, notes)
     paths = []

@@ -3,6 +3,7 @@
     ids = select_tracks(store, tracks=[3, 7], min_length=30)
     motions = [track_motion(store, i, body) for i in ids]
     camera = video_camera(store)
+    motion = track_motion(store, 3, body, smoothed=True)    # the smoothed values (stores written with smoothing)
 
 A track's skeleton needs one shape, so ``track_motion`` averages the per-frame betas; each frame's SMPL
 translation is then shifted so that the pelvis stays where the store puts it (``J_0`` is the rest pelvis
@@ -11,6 +12,7 @@ store's first frame (``frames/time[0]``).
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 import numpy as np
@@ -22,6 +24,27 @@ log = logging.getLogger(__name__)
 
 class TrackSelectionError(ExportError):
     """Track ids the store lacks, or a selection that leaves no track."""
+
+
+class NotSmoothedError(ExportError):
+    """Smoothed values asked of a store written without smoothing."""
+
+
+def check_smoothed(store) -> None:
+    """NotSmoothedError unless the store holds smoothed values (``smooth_smpl_pose``, ``smooth_cam_trans``)."""
+    if not store.smoothed:
+        raise NotSmoothedError(f"store {store.path} has no smoothed values (it was written with smoothing off); "
+                               "export the raw values (leave out --smoothed), or run `stream process` again with "
+                               "smoothing.enabled=true")
+
+
+def read_track(store, track_id: int, smoothed: bool = False):
+    """``store.track(track_id)``; with ``smoothed`` its smoothed pose and translation in place of the raw ones."""
+    track = store.track(track_id)
+    if not smoothed:
+        return track
+    check_smoothed(store)
+    return dataclasses.replace(track, smpl_pose=track.smooth_smpl_pose, cam_trans=track.smooth_cam_trans)
 
 
 def select_tracks(store, tracks: list[int] | None = None, min_length: int = 1) -> list[int]:
@@ -53,9 +76,10 @@ def _summary_text(summaries: dict, limit: int = 20) -> str:
     return ", ".join(items[:limit]) + (f", ... ({len(items)} tracks)" if len(items) > limit else "") or "none"
 
 
-def track_motion(store, track_id: int, body) -> TrackMotion:
-    """One stored track as a ``TrackMotion`` with one (mean) shape; see the module docstring."""
-    track = store.track(track_id)
+def track_motion(store, track_id: int, body, smoothed: bool = False) -> TrackMotion:
+    """One stored track as a ``TrackMotion`` with one (mean) shape; see the module docstring. ``smoothed``:
+    from the smoothed pose and translation (NotSmoothedError when the store has none)."""
+    track = read_track(store, track_id, smoothed)
     betas_t = np.asarray(track.smpl_betas, dtype=np.float64)
     betas = betas_t.mean(axis=0)
     rest_t, rest = rest_joints(body, betas_t), rest_joints(body, betas)

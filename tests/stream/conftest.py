@@ -59,3 +59,71 @@ def export_store(export_crowd, tmp_path_factory):
     assert frames[0][0] > 0, frames                                   # a track that starts late
     assert frames[1][2] < frames[1][1] - frames[1][0] + 1, frames     # a track with a gap
     return store
+
+
+# --- pipeline tests (tests/stream/test_pipeline*.py): a synthetic crowd clip with simulated detections and a
+# reduced (small-backbone) untrained 3DCrowdNet with the stand-in body, so a run takes seconds on a CPU.
+
+@pytest.fixture(scope="session")
+def pipeline_clip(tmp_path_factory):
+    """6 people walking across each other for 36 frames, 320x240 at 30 fps; COCO-17 detections, moderate noise."""
+    from nets.synth import CrowdConfig
+    from stream.synth import write_synthetic_clip
+
+    config = CrowdConfig(people=6, frames=36, width=320, height=240, fps=30.0, seed=5)
+    return write_synthetic_clip(tmp_path_factory.mktemp("pipeline_clip"), config, noise="moderate",
+                                joint_sets=("coco17",))
+
+
+@pytest.fixture(scope="session")
+def reduced_assets(standin_files, tmp_path_factory):
+    """{'smpl', 'joint_regressor_extra', 'checkpoint'}: the stand-in body and a seeded untrained reduced model."""
+    import torch
+
+    from nets.body import BodyModel
+    from nets.checkpoint import save_checkpoint
+    from nets.model import CrowdNet
+    from train.reduced import REDUCED_CONFIG
+
+    torch.manual_seed(0)
+    model = CrowdNet(BodyModel.from_files(*standin_files), REDUCED_CONFIG)
+    path = save_checkpoint(model, tmp_path_factory.mktemp("reduced") / "reduced_untrained.pt", standin=True)
+    return {"smpl": standin_files[0], "joint_regressor_extra": standin_files[1], "checkpoint": path}
+
+
+def pipeline_overrides(clip, assets, output) -> list[str]:
+    """``stream process`` overrides for ``clip`` with ``assets`` into ``output`` (CLI and config alike)."""
+    return [f"input={clip.video}", f"output={output}", "pose2d.backend=precomputed",
+            f"pose2d.poses={clip.detections['coco17']}", f"model.checkpoint={assets['checkpoint']}",
+            f"body.smpl={assets['smpl']}", f"body.joint_regressor_extra={assets['joint_regressor_extra']}",
+            "model.max_batch=16", "store.flush_frames=8", "model.device=cpu"]
+
+
+@pytest.fixture()
+def pipeline_config(pipeline_clip, reduced_assets, tmp_path):
+    """``pipeline_config(*overrides)`` -> PipelineConfig processing ``pipeline_clip`` into tmp_path/out.zarr."""
+    from stream.config import load_pipeline_config
+
+    def make(*overrides, clip=pipeline_clip):
+        return load_pipeline_config(None, [*pipeline_overrides(clip, reduced_assets, tmp_path / "out.zarr"),
+                                           *overrides])
+    return make
+
+
+@pytest.fixture(scope="session")
+def reference_store(pipeline_clip, reduced_assets, tmp_path_factory):
+    """The store of an uninterrupted local (no Ray) run of ``pipeline_clip`` with the default overrides."""
+    from stream.config import load_pipeline_config
+    from stream.pipeline import run_local
+
+    output = tmp_path_factory.mktemp("reference") / "reference.zarr"
+    return run_local(load_pipeline_config(None, pipeline_overrides(pipeline_clip, reduced_assets, output))).store
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    """A real two-node `ray start` cluster on loopback; yields its address (join with ray_session(address))."""
+    from stream.ray_setup import start_local_cluster
+
+    with start_local_cluster(num_nodes=2, cpus_per_node=1) as cluster:
+        yield cluster.address

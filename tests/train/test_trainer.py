@@ -156,9 +156,11 @@ def test_max_steps_inside_an_epoch_reruns_that_epoch(tmp_path, body):
     assert done.epoch == 3 and done.step == 1 + 3 * per_epoch
 
 
-def test_official_recipes_name_the_missing_pipeline():
-    cfg = load_config(Path(__file__).resolve().parents[2] / "configs/train/3dpw_crowd.yaml")
-    with pytest.raises(NotImplementedError, match="Human36M"):
-        trainer.make_dataset(cfg, None, None, "train")
+def test_official_recipes_name_the_missing_dataset_file(tmp_path):
+    from train.datasets import DatasetFileMissing
+    cfg = load_config(Path(__file__).resolve().parents[2] / "configs/train/3dpw_crowd.yaml", [f"data.root={tmp_path}"])
+    body = trainer.make_body(cfg.model)
+    with pytest.raises(DatasetFileMissing, match="Human36M_subject1_data.json"):
+        trainer.make_dataset(cfg, body, trainer.build_model(cfg.model, body).config, "train")
     with pytest.raises(ValueError, match="Human3.6M"):
-        trainer.make_dataset(load_config(None, ["data.train=[Human3.6M]"]), None, None, "train")
+        trainer.make_dataset(load_config(None, ["data.train=[Human3.6M]"]), body, None, "train")

@@ -109,6 +109,7 @@ class Record:
 
 
 # fit -> that fit's joints in the reader's native joint set, metres, in the frame of the fit's trans
+# (NaN rows for joints the fit's body model does not have; see train.pipeline.fit_joints_fn)
 FitJoints = Callable[[SMPLFit], np.ndarray]
 
 
@@ -160,8 +161,12 @@ def neural_annot(entry: dict) -> tuple[SMPLFit, Camera]:
 
 
 def translation_aligned_error(a: np.ndarray, b: np.ndarray) -> float:
-    """Mean L2 between (J, 3) point sets after removing each set's mean (same units as the input)."""
+    """Mean L2 between (J, 3) point sets after removing each set's mean (same units as the input).
+
+    Rows that are NaN in either set (joints a fit cannot produce) are left out of means and error."""
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    rows = np.isfinite(a).all(1) & np.isfinite(b).all(1)
+    a, b = a[rows], b[rows]
     return float(np.linalg.norm((a - a.mean(0)) - (b - b.mean(0)), axis=1).mean())
 
 

@@ -1,0 +1,96 @@
+"""``stream process`` and ``stream demo`` (registered on ``stream.cli.app``)."""
+from __future__ import annotations
+
+import pickle
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+PROCESS_ERRORS = (OSError, ValueError, KeyError, ImportError, pickle.UnpicklingError)
+
+
+def _fail(err: Exception) -> None:
+    typer.secho(f"error: {err}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code=2)
+
+
+def process(
+    input: Annotated[str, typer.Argument(help="Video file, image folder, '-' (a video piped to stdin) or a stream "
+                                              "URL (rtsp://, udp://, tcp://, http://).")],
+    overrides: Annotated[Optional[list[str]], typer.Argument(
+        help="Config overrides key=value, e.g. model.checkpoint=snapshot_6.pth.tar pose2d.backend=precomputed "
+             "pose2d.poses=poses.json (keys: configs/pipeline.yaml).")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Output store (default: <input stem>.zarr beside it).")] = None,
+    config: Annotated[Optional[Path], typer.Option(help="Pipeline YAML (default: the built-in defaults, as in "
+                                                        "configs/pipeline.yaml).")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue an interrupted store from its last durable frame.")] = False,
+    force: Annotated[bool, typer.Option(help="With --resume: continue even if the config or files differ.")] = False,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing store.")] = False,
+    address: Annotated[Optional[str], typer.Option(help="Join this Ray cluster (e.g. auto or host:6379) instead "
+                                                        "of starting an embedded one.")] = None,
+    ray: Annotated[bool, typer.Option(help="Run on Ray actors (default); --no-ray runs every stage in this "
+                                           "process.")] = True,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar on stderr.")] = True,
+) -> None:
+    """Turn a video into one SMPL sequence per tracked person, in a Zarr store (`stream info`, `stream export`)."""
+    from nets.checkpoint import CheckpointError
+    from stream.config import load_pipeline_config
+
+    try:
+        cfg = load_pipeline_config(config, overrides or [])
+        cfg = replace(cfg, input=input, output=str(out) if out else cfg.output,
+                      ray=replace(cfg.ray, address=address) if address else cfg.ray)   # as given, not YAML
+        summary = run_pipeline(cfg, ray=ray, resume=resume, force=force, overwrite=overwrite, progress=progress)
+    except (*PROCESS_ERRORS, CheckpointError) as err:
+        _fail(err)
+    _report(summary)
+
+
+def run_pipeline(cfg, *, ray: bool = True, progress: bool = True, **kwargs):
+    """The local or the Ray runner with a progress bar sized from the input's frame count."""
+    from stream.pipeline import run_local
+    from stream.progress import process_progress
+    total = _frame_count(cfg.input)
+    with process_progress(total, progress) as advance:
+        if ray:
+            from stream.ray_pipeline import run_ray
+            return run_ray(cfg, progress=advance, **kwargs)
+        return run_local(cfg, progress=advance, **kwargs)
+
+
+def _frame_count(path: str) -> int | None:
+    from stream.frames import FrameSource
+    try:
+        return len(FrameSource(path)) or None
+    except (OSError, ValueError):
+        return None      # the runner reports the input's problem
+
+
+def _report(summary) -> None:
+    typer.echo(f"{summary.frames} frames ({summary.processed} processed now), {summary.person_crops} people "
+               f"regressed, {summary.tracks} tracks in {summary.seconds:.1f} s -> {summary.store}")
+    for error in summary.errors:
+        typer.secho(f"recorded error at frame {error['frame']}: {error['message']}", fg=typer.colors.YELLOW, err=True)
+
+
+def demo(
+    out: Annotated[Path, typer.Option(help="Folder for the clip, its ground truth and the store.")] = Path("out/demo"),
+    people: Annotated[int, typer.Option(min=1, help="People in the synthetic crowd.")] = 6,
+    frames: Annotated[int, typer.Option(min=1, help="Frames of the clip.")] = 48,
+    seed: Annotated[int, typer.Option(help="Seed of the crowd and the detection noise.")] = 0,
+    ray: Annotated[bool, typer.Option(help="Run on Ray actors (default) or --no-ray in this process.")] = True,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar on stderr.")] = True,
+) -> None:
+    """Synthesise a crowd clip, process it with the stand-in assets and simulated 2D detections, and score it
+    against the generator's ground truth."""
+    from stream.demo import run_demo
+
+    try:
+        result = run_demo(out, people=people, frames=frames, seed=seed, ray=ray, progress=progress,
+                          echo=lambda text: typer.secho(text, fg=typer.colors.YELLOW, err=True))
+    except PROCESS_ERRORS as err:
+        _fail(err)
+    _report(result.summary)
+    typer.echo(result.score_text)

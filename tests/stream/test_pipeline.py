@@ -1,0 +1,229 @@
+"""``stream process`` without Ray: stages, the local runner, resume and bad inputs (stream.pipeline)."""
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from stream.frames import FrameSourceError, FrameSourceNotFoundError
+from stream.pipeline import Run, run_local
+from stream.poses_io import read_poses_file
+from stream.stages import TrackStage, frame_rows
+from conftest import pipeline_overrides
+from store_compare import FIELDS, assert_same_store, read_tracks
+from stream.store import open_store
+from stream.store_layout import StoreExistsError, StoreMismatchError
+
+def test_local_run_stores_every_frame_and_one_track_per_person(reference_store, pipeline_clip):
+    from stream.demo import score_store
+
+    with open_store(reference_store) as store:
+        assert store.frames_done == pipeline_clip.frames
+        assert store.complete and store.errors == []
+        times, n_people = store.frames()
+        np.testing.assert_allclose(times, np.arange(pipeline_clip.frames) / pipeline_clip.fps, atol=1e-6)
+        rows = 0
+        for t in store.track_ids():
+            track = store.track(t)
+            lengths = {k: len(getattr(track, k)) for k in FIELDS}
+            assert len(set(lengths.values())) == 1, lengths
+            rows += lengths["frame"]
+        assert rows == n_people.sum() > 0
+    scores = score_store(reference_store, pipeline_clip.truth)
+    truth = np.load(pipeline_clip.truth)
+    seen = int((truth["present"].sum(0) >= 5).sum())         # people in view for at least 5 frames
+    assert seen - 1 <= scores["tracks"] <= seen + 2, (scores, seen)
+    assert scores["id_purity"] >= 0.95, scores
+
+
+def test_stored_values_follow_the_camera_convention(reference_store, reduced_assets):
+    from nets.body import BodyModel
+
+    body = BodyModel.from_files(reduced_assets["smpl"], reduced_assets["joint_regressor_extra"])
+    for track in read_tracks(reference_store).values():
+        with torch.no_grad():
+            out = body(torch.from_numpy(track["smpl_pose"].reshape(-1, 72)), torch.from_numpy(track["smpl_betas"]),
+                       torch.from_numpy(track["cam_trans"]))
+        np.testing.assert_allclose(out.joints.numpy(), track["joints3d"], atol=1e-4)
+
+
+def test_local_run_equals_the_stages_run_frame_by_frame(reference_store, pipeline_config, pipeline_clip):
+    """The runner groups crops of several frames per forward; one frame per forward gives the same store."""
+    run = Run(pipeline_config())
+    tracker = TrackStage(run.tracker_config, run.joint_set)
+    dets = read_poses_file(pipeline_clip.detections["coco17"])[1]
+    for batch in run.frames():
+        poses = run.pose([f.bgr for f in batch], [f.index for f in batch])
+        for frame, p in zip(batch, poses):
+            people, _ = tracker(frame.index, p)
+            for person in people:     # the stored 2D pose is the detection the tracker matched
+                np.testing.assert_array_equal(person.keypoints, dets[frame.index].keypoints[person.detection_index])
+            run.sink.open(frame.bgr.shape[1], frame.bgr.shape[0])
+            run.sink.add(frame, people, run.mesh(run.mesh.jobs(frame.index, frame.bgr, people)))
+    run.sink.close(finished=True)
+    assert_same_store(reference_store, run.sink.path)
+
+
+def test_interrupted_run_resumes_to_the_uninterrupted_store(reference_store, pipeline_config, pipeline_clip, tmp_path):
+    cfg = pipeline_config(f"output={tmp_path / 'cut.zarr'}")
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_16(frames, people, seen=[0]):
+        seen[0] += frames
+        if seen[0] >= 16:
+            raise Stop
+    with pytest.raises(Stop):
+        run_local(cfg, progress=stop_after_16)
+    with open_store(tmp_path / "cut.zarr") as store:
+        assert 16 <= store.frames_done < pipeline_clip.frames and not store.complete
+        done = store.frames_done
+    resumed = run_local(cfg, resume=True)
+    assert resumed.processed == pipeline_clip.frames - done
+    assert_same_store(reference_store, resumed.store)
+
+
+def test_existing_store_needs_resume_or_overwrite_and_the_same_setup(reference_store, pipeline_config, tmp_path):
+    copy = tmp_path / "copy.zarr"
+    shutil.copytree(reference_store, copy)
+    with pytest.raises(StoreExistsError, match="--resume"):
+        run_local(pipeline_config(f"output={copy}"))
+    with pytest.raises(StoreMismatchError, match="tracker.distance_threshold"):
+        run_local(pipeline_config(f"output={copy}", "tracker.distance_threshold=0.5"), resume=True)
+    assert run_local(pipeline_config(f"output={copy}"), resume=True).processed == 0     # complete: nothing to do
+    empty = tmp_path / "nobody.json"
+    empty.write_text("[]")
+    again = run_local(pipeline_config(f"output={copy}", f"pose2d.poses={empty}"), overwrite=True)
+    assert again.tracks == 0 and again.frames == 36
+
+
+def test_missing_and_non_video_inputs_are_named(pipeline_config, tmp_path):
+    with pytest.raises(FrameSourceNotFoundError, match="nope.mp4"):
+        run_local(pipeline_config(f"input={tmp_path / 'nope.mp4'}"))
+    text = tmp_path / "notes.mp4"
+    text.write_text("not a video\n" * 100)
+    with pytest.raises(FrameSourceError, match="notes.mp4"):
+        run_local(pipeline_config(f"input={text}"))
+    assert not (tmp_path / "out.zarr").exists()
+
+
+def test_truncated_video_keeps_the_decodable_frames_and_records_the_error(pipeline_config, pipeline_clip, tmp_path):
+    data = pipeline_clip.video.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) // 2])
+    try:
+        summary = run_local(pipeline_config(f"input={cut}"))
+    except FrameSourceError as err:      # mp4 with its index at the end: nothing decodable, said plainly
+        assert "cut.mp4" in str(err)
+        return
+    assert 0 < summary.frames < pipeline_clip.frames
+    assert summary.errors and "cut.mp4" in summary.errors[0]["message"]
+    assert summary.errors[0]["frame"] == summary.frames
+
+
+def test_truncated_stream_file_keeps_its_frames(pipeline_config, pipeline_clip, tmp_path):
+    """An MPEG-TS copy (no index) cut in the middle: the frames before the cut are stored, the error recorded."""
+    import av
+
+    ts = tmp_path / "clip.ts"
+    with av.open(str(pipeline_clip.video)) as src, av.open(str(ts), "w", format="mpegts") as dst:
+        stream_in = src.streams.video[0]
+        stream_out = dst.add_stream_from_template(stream_in)
+        for packet in src.demux(stream_in):
+            if packet.dts is not None:
+                packet.stream = stream_out
+                dst.mux(packet)
+    data = ts.read_bytes()
+    cut = tmp_path / "cut.ts"
+    cut.write_bytes(data[: len(data) * 2 // 3])
+    summary = run_local(pipeline_config(f"input={cut}"))
+    assert 0 < summary.frames < pipeline_clip.frames
+    with open_store(summary.store) as store:
+        assert store.complete
+        assert store.frames_done == summary.frames
+
+
+def test_video_without_people_gives_a_valid_empty_store(pipeline_config, pipeline_clip, tmp_path):
+    empty = tmp_path / "nobody.json"
+    empty.write_text(json.dumps([]))
+    summary = run_local(pipeline_config(f"pose2d.poses={empty}"))
+    assert summary.frames == pipeline_clip.frames and summary.tracks == 0 and summary.person_crops == 0
+    with open_store(summary.store) as store:
+        assert store.complete and store.frames()[1].sum() == 0
+
+
+@pytest.mark.parametrize("size", [(1, 1), (33, 17)])
+def test_tiny_and_odd_size_frames(pipeline_config, tmp_path, size):
+    import cv2
+
+    folder = tmp_path / f"frames_{size[0]}x{size[1]}"
+    folder.mkdir()
+    w, h = size
+    people = {}
+    for i in range(4):
+        cv2.imwrite(str(folder / f"{i}.png"), np.full((h, w, 3), 40 * i, np.uint8))
+        kpts = np.stack([np.linspace(0, w - 1, 17), np.linspace(0, h - 1, 17), np.ones(17)], 1)
+        people[f"{i}.png"] = [kpts.tolist()]
+    poses = tmp_path / "poses.json"
+    poses.write_text(json.dumps(people))
+    summary = run_local(pipeline_config(f"input={folder}", f"pose2d.poses={poses}"))
+    assert summary.frames == 4
+    with open_store(summary.store) as store:
+        assert store.source["size"] == [w, h] and store.camera["principal_point"] == [(w - 1) / 2, (h - 1) / 2]
+        for t in store.track_ids():
+            assert np.isfinite(store.track(t).cam_trans).all()
+
+
+def test_frame_rows_keeps_only_people_with_a_mesh():
+    from trackers.core import TrackedPerson
+
+    people = [TrackedPerson(t, np.full((17, 3), t, np.float32), np.array([t, t, 10, 20], np.float32), 0.5 + t / 10, 0,
+                            3) for t in (4, 7)]
+    out = {"track_id": np.array([7]), "frame_index": np.array([3]), "smpl_pose": np.zeros((1, 72), np.float32),
+           "smpl_betas": np.zeros((1, 10), np.float32), "cam_trans": np.array([[0.1, 0.2, 40.0]], np.float32),
+           "joints": np.ones((1, 30, 3), np.float32), "bbox": np.array([[0, 0, 100, 100]], np.float32)}
+    rows = frame_rows(people, out, focal=500.0, principal_point=(50, 50))
+    assert rows["track_id"].tolist() == [7]
+    np.testing.assert_array_equal(rows["keypoints2d"][0], people[1].keypoints)
+    np.testing.assert_array_equal(rows["bbox"][0], people[1].box)
+    # depth scales with focal / crop focal; joints move with the translation
+    np.testing.assert_allclose(rows["cam_trans"][0, 2], 40.0 * 500 / 5000, rtol=1e-6)
+    np.testing.assert_allclose(rows["joints3d"] - rows["cam_trans"][:, None],
+                               np.broadcast_to(1 - out["cam_trans"][:, None], (1, 30, 3)), atol=1e-6)
+
+
+def test_plain_zarr_reads_the_store(reference_store, pipeline_clip):
+    import zarr
+
+    root = zarr.open_group(reference_store, mode="r")
+    assert int(root.attrs["progress"]["frames_done"]) == pipeline_clip.frames
+    assert sorted(int(k) for k in root["tracks"].group_keys()) == sorted(read_tracks(reference_store))
+
+
+def test_live_input_from_stdin(pipeline_clip, reduced_assets, reference_store, tmp_path):
+    """A video piped to stdin (MPEG-TS) gives the same people as the file (times restart at 0)."""
+    import av
+
+    ts = tmp_path / "clip.ts"
+    with av.open(str(pipeline_clip.video)) as src, av.open(str(ts), "w", format="mpegts") as dst:
+        stream_in = src.streams.video[0]
+        stream_out = dst.add_stream_from_template(stream_in)
+        for packet in src.demux(stream_in):
+            if packet.dts is not None:
+                packet.stream = stream_out
+                dst.mux(packet)
+    out = tmp_path / "live.zarr"
+    overrides = pipeline_overrides(pipeline_clip, reduced_assets, out)[1:]
+    with open(ts, "rb") as stdin:
+        result = subprocess.run([sys.executable, "-m", "stream", "process", "-", *overrides, "--no-ray",
+                                 "--no-progress"], stdin=stdin, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    with open_store(out) as live, open_store(reference_store) as ref:
+        assert live.frames_done == ref.frames_done and live.source["kind"] == "live"
+        np.testing.assert_allclose(live.frames()[0] - live.frames()[0][0], ref.frames()[0] - ref.frames()[0][0],
+                                   atol=1e-3)
+        np.testing.assert_array_equal(live.frames()[1], ref.frames()[1])
