@@ -146,6 +146,25 @@ def load_model(path, body: torch.nn.Module) -> CrowdNet:
     return model.eval()
 
 
+def _plain(value, key: str):
+    """``value`` as plain Python (what ``torch.load(weights_only=True)`` reads back), else TypeError.
+
+    Subclasses of the plain types (``torch.__version__``, numpy scalars) become the plain type."""
+    if value is None or isinstance(value, bool):
+        return value
+    for kind in (int, float, str):
+        if isinstance(value, kind):
+            return kind(value)
+    if isinstance(value, np.generic):
+        return _plain(value.item(), key)
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, f"{key}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, dict):
+        return {str(k): _plain(v, f"{key}.{k}") for k, v in value.items()}
+    raise TypeError(f"checkpoint meta {key}: {type(value).__name__} is not plain data "
+                    "(expected None, bool, int, float, str, list or dict of those)")
+
+
 def read_meta(path) -> dict:
     """The ``meta`` dict of a project checkpoint (empty for the official format)."""
     return dict(_read(path).get("meta", {}))
@@ -160,7 +179,7 @@ def save_checkpoint(model: CrowdNet, path, *, dtype: torch.dtype | None = None, 
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"body": body_record(model.body), **meta}
+    meta = _plain({"body": body_record(model.body), **meta}, "meta")
     config = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(model.config).items()}
     network = model.network_state_dict()
     if dtype is not None:

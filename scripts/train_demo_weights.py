@@ -234,6 +234,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--eval-only", default="", help="a nets.checkpoint file to measure instead of training")
     parser.add_argument("--reship", default="",
                         help="a nets.checkpoint file written by this script: store it again (float16) and re-measure")
+    parser.add_argument("--prior-seconds", type=float, default=0.0,
+                        help="wall seconds of earlier runs this one resumes (same --workdir), for the meta")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads (1: on a shared 2-core machine two threads were ~20x slower)")
     parser.add_argument("overrides", nargs="*", help="dotted.key=value for the train config")
@@ -264,7 +266,7 @@ def main(argv: list[str]) -> int:
                     "stand-in body (not SMPL, not real people); for the built-in demo only",
             "trained_with": "python scripts/train_demo_weights.py " + " ".join(argv),
             "train_config": to_dict(cfg), "steps": result.step, "epochs": result.epoch,
-            "train_seconds": round(seconds, 1), "torch": torch.__version__,
+            "train_seconds": round(seconds + args.prior_seconds, 1), "torch": str(torch.__version__),
             "data": "train.synthetic crowds (seeds data.synthetic.seed..+sequences), crops by "
                     "stream.crops.crop_people from nets.synth.simulate_detections 'moderate' COCO-17 detections "
                     "(4 draws)",

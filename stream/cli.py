@@ -73,7 +73,7 @@ def image(
         dev = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device)
         model = load_model(checkpoint, body).for_inference().to(dev)
         result = estimate(model, rgb, people, joint_set, batch_size)
-        path = write_results(out, result, body.faces, rgb)
+        path = write_results(out, result, body.faces, rgb, model.config.focal)
     except (InputError, AssetError, CheckpointError, KeyError, ValueError, pickle.UnpicklingError) as err:
         _fail(err)
     n = len(result["index"])
@@ -304,7 +304,8 @@ if __name__ == "__main__":
     sys.exit(app())
 
 
-from stream.cli_process import demo, process  # noqa: E402  (the commands live in their own module)
+from stream.cli_process import batch, demo, process  # noqa: E402  (the commands live in their own module)
 
 app.command()(process)
+app.command()(batch)
 app.command()(demo)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pickle
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Optional
@@ -73,6 +74,56 @@ def _report(summary) -> None:
                f"regressed, {summary.tracks} tracks in {summary.seconds:.1f} s -> {summary.store}")
     for error in summary.errors:
         typer.secho(f"recorded error at frame {error['frame']}: {error['message']}", fg=typer.colors.YELLOW, err=True)
+
+
+OVERRIDE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*=")   # key=value; a URL's "=" comes after "://"
+
+
+def batch(
+    items: Annotated[list[str], typer.Argument(help="Inputs (videos, image folders, stream URLs) and config overrides "
+                                                    "key=value. pose2d.poses may contain {stem}: each input's own "
+                                                    "poses file.")],
+    out_dir: Annotated[Path, typer.Option(help="Folder for the stores: <input stem>.zarr each.")] = Path("out/batch"),
+    config: Annotated[Optional[Path], typer.Option(help="Pipeline YAML (default: the built-in defaults).")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue interrupted stores; complete ones are skipped.")] = False,
+    force: Annotated[bool, typer.Option(help="With --resume: continue even if the config or files differ.")] = False,
+    overwrite: Annotated[bool, typer.Option(help="Replace existing stores.")] = False,
+    address: Annotated[Optional[str], typer.Option(help="Join this Ray cluster (e.g. auto or host:6379).")] = None,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar on stderr.")] = True,
+) -> None:
+    """Process many videos at once on one Ray cluster: shared pose and mesh workers, mesh batches mixing videos."""
+    from stream.config import load_pipeline_config
+    from stream.progress import process_progress
+    from stream.ray_pipeline import run_many
+
+    overrides = [item for item in items if OVERRIDE.match(item)]
+    inputs = [item for item in items if not OVERRIDE.match(item)]
+    try:
+        if not inputs:
+            raise ValueError("no inputs: pass one or more videos, image folders or stream URLs")
+        base = load_pipeline_config(config, overrides)
+        stems = [Path(i.split("://")[-1].rstrip("/")).stem or f"input{n}" for n, i in enumerate(inputs)]
+        if len(set(stems)) < len(stems):
+            raise ValueError(f"inputs {inputs} share file names; their stores in {out_dir} would collide")
+        cfgs = [replace(base, input=i, output=str(out_dir / f"{stem}.zarr"),
+                        pose2d=replace(base.pose2d, poses=base.pose2d.poses.replace("{stem}", stem)),
+                        ray=replace(base.ray, address=address) if address else base.ray)
+                for i, stem in zip(inputs, stems)]
+        total = sum(_frame_count(i) or 0 for i in inputs) or None
+        with process_progress(total, progress, label="batch") as advance:
+            results = run_many(cfgs, resume=resume, force=force, overwrite=overwrite, progress=advance)
+    except PROCESS_ERRORS as err:
+        _fail(err)
+    failed = 0
+    for path, result in zip(inputs, results):
+        if isinstance(result, BaseException):
+            failed += 1
+            typer.secho(f"{path}: error: {result}", fg=typer.colors.RED, err=True)
+        else:
+            typer.echo(f"{path}: ", nl=False)
+            _report(result)
+    if failed:
+        raise typer.Exit(code=2)
 
 
 def demo(

@@ -117,15 +117,17 @@ class RaySection:
     address: str = ""             # "" = start an embedded local Ray; else join this cluster (e.g. "auto")
     num_pose_workers: int = 0     # 0 = from the resources Ray sees (one per GPU, else one)
     num_mesh_workers: int = 0     # 0 = from the resources Ray sees (one per GPU, else one)
-    max_frames_in_flight: int = 16   # decoded frames not yet written; bounds memory
+    max_frames_in_flight: int = 16   # decoded frames not yet written, per input; bounds memory
+    max_inputs: int = 4           # `stream batch`: inputs processed at once (sharing the worker pools)
 
     def __post_init__(self):
         for name in ("num_pose_workers", "num_mesh_workers"):
             value = getattr(self, name)
             _need(self, name, isinstance(value, int) and not isinstance(value, bool) and value >= 0,
                   "an int >= 0 (0 = from the resources Ray sees)")
-        _need(self, "max_frames_in_flight", isinstance(self.max_frames_in_flight, int)
-              and self.max_frames_in_flight >= 1, "an int >= 1")
+        for name in ("max_frames_in_flight", "max_inputs"):
+            value = getattr(self, name)
+            _need(self, name, isinstance(value, int) and not isinstance(value, bool) and value >= 1, "an int >= 1")
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from stream.render import draw_meshes, person_colors
 
 log = logging.getLogger(__name__)
 
-RENDER_FOCAL = 5000.0  # the official render camera: this focal length, principal point at the box centre
+RENDER_FOCAL = 5000.0  # the official render camera (ModelConfig.focal): this focal length, principal point at the box centre
 # people.npz: model outputs, first axis = kept people in input order
 OUTPUT_KEYS = ("smpl_pose", "smpl_shape", "cam_param", "cam_trans", "joint_img", "joint_score", "joint_proj",
                "smpl_mesh_cam", "mesh_cam_render")
@@ -98,12 +98,13 @@ def draw_overlay(image_rgb: np.ndarray, result: dict[str, np.ndarray], faces: np
                        person_colors(len(result["index"])), alpha=0.8)
 
 
-def write_results(out_dir, result: dict[str, np.ndarray], faces: np.ndarray, image_rgb: np.ndarray) -> Path:
+def write_results(out_dir, result: dict[str, np.ndarray], faces: np.ndarray, image_rgb: np.ndarray,
+                  focal: float = RENDER_FOCAL) -> Path:
     """``people.npz``, ``person_<index>.obj`` (mesh in the render camera) and ``overlay.png``."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     np.savez(out_dir / "people.npz", **result)
     for index, verts in zip(result["index"], result["mesh_cam_render"]):
         write_obj(out_dir / f"person_{index}.obj", verts, faces)
-    cv2.imwrite(str(out_dir / "overlay.png"), draw_overlay(image_rgb, result, faces)[:, :, ::-1])
+    cv2.imwrite(str(out_dir / "overlay.png"), draw_overlay(image_rgb, result, faces, focal)[:, :, ::-1])
     return out_dir / "people.npz"

@@ -1,6 +1,7 @@
 """``stream process`` on Ray: thin actors around the plain stages of ``stream.stages`` / ``stream.pipeline``.
 
     summary = run_ray(cfg)      # cfg.ray.address "" = embedded local Ray, else join that cluster
+    results = run_many([cfg_a, cfg_b])   # `stream batch`: several inputs at once on shared worker pools
 
 Per input: the driver decodes (PyAV) and ``ray.put``s each frame once; 2D pose runs on a pool of
 ``PoseWorker`` actors, a batch of frames per call; one ``TrackWorker`` sees the frames in order; a pool
@@ -16,21 +17,24 @@ store worker writes, in frame order. A killed driver leaves the store at its las
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
+import threading
 import time
 import uuid
 from collections import deque
 
 import ray
 
-from stream.config import PipelineConfig
+from stream.config import PipelineConfig, to_dict
 from stream.pipeline import Run, RunSummary, StoreSink, frame_ids, load_mesh_stage, load_pose_stage, summarize
 from stream.stages import TrackStage, concat_jobs, split_rows
 
 log = logging.getLogger(__name__)
 
-__all__ = ["MeshWorker", "PoseWorker", "StoreWorker", "TrackWorker", "run_ray", "worker_resources"]
+__all__ = ["MeshWorker", "Pools", "PoseWorker", "StoreWorker", "TrackWorker", "run_many", "run_ray",
+           "worker_resources"]
 
 
 class PoseWorker:
@@ -134,34 +138,114 @@ def _set_threads(threads: int) -> None:
 
 def worker_resources(cfg: PipelineConfig) -> dict:
     """Pool sizes and per-worker resources from config, else from the resources Ray sees: one pose and
-    one mesh worker per GPU (a whole GPU each), or one of each sharing the CPUs."""
+    one mesh worker per GPU (a whole GPU each), or one of each sharing the CPUs. Pose and mesh workers
+    together reserve at most the cluster's CPUs (fractions where there are fewer CPUs than workers), so
+    every worker gets scheduled; each uses ``threads`` torch threads."""
     resources = ray.cluster_resources()
-    gpus, cpus = int(resources.get("GPU", 0)), int(resources.get("CPU", 1))
+    gpus, cpus = int(resources.get("GPU", 0)), float(resources.get("CPU", 1))
     n_pose = cfg.ray.num_pose_workers or max(gpus, 1)
     n_mesh = cfg.ray.num_mesh_workers or max(gpus, 1)
-    cpu_share = max(1, cpus // (n_pose + n_mesh))
-    return {"pose": n_pose, "mesh": n_mesh, "num_gpus": 1.0 if gpus else 0.0,
-            "num_cpus": 1, "threads": cpu_share}
+    share = cpus / (n_pose + n_mesh)
+    return {"pose": n_pose, "mesh": n_mesh, "num_gpus": 1.0 if gpus else 0.0, "num_cpus": min(1.0, share),
+            "threads": max(1, int(share))}
+
+
+class Pools:
+    """Pose and mesh worker pools shared by every input of a run, so mesh batches mix frames of all inputs.
+
+    Inputs with the same 2D-pose settings share pose workers (precomputed poses differ per input and get
+    their own); all inputs must use one mesh model.
+    """
+
+    def __init__(self, cfg: PipelineConfig):
+        self.res = worker_resources(cfg)
+        self.opts = dict(num_gpus=self.res["num_gpus"], num_cpus=self.res["num_cpus"], max_restarts=-1,
+                         max_task_retries=-1)
+        self._pose: dict[str, list] = {}
+        self._mesh: dict[str, list] = {}
+        self.run_id = uuid.uuid4().hex[:8]
+        self._lock = threading.Lock()      # inputs' driver threads ask for pools at once
+
+    def pose(self, cfg: PipelineConfig) -> list:
+        key = json.dumps(to_dict(cfg.pose2d), sort_keys=True)
+        # precomputed poses (one pool per poses file) only read a file: no CPU or GPU reserved
+        opts = {**self.opts, "num_cpus": 0, "num_gpus": 0} if cfg.pose2d.backend == "precomputed" else self.opts
+        with self._lock:
+            if key not in self._pose:
+                self._pose[key] = [ray.remote(PoseWorker).options(**opts).remote(cfg, self.res["threads"])
+                                   for _ in range(self.res["pose"])]
+            return self._pose[key]
+
+    def mesh(self, run: Run) -> list:
+        key = json.dumps([str(run.paths[k]) for k in sorted(run.paths)] + [run.joint_set, to_dict(run.cfg.model)])
+        with self._lock:
+            return self._mesh_pool(key, run)
+
+    def _mesh_pool(self, key: str, run: Run) -> list:
+        if key not in self._mesh:
+            if self._mesh:
+                raise ValueError(f"input {run.cfg.input}: a run uses one mesh model; this input asks for another "
+                                 "(model.*, body.* or its joint set differ from the first input's)")
+            self._mesh[key] = [ray.remote(MeshWorker).options(name=f"crowdmesh-mesh-{self.run_id}-{i}", **self.opts)
+                               .remote(run.cfg, run.joint_set, run.paths, self.res["threads"])
+                               for i in range(self.res["mesh"])]
+        return self._mesh[key]
+
+    def kill(self) -> None:
+        for actor in (a for pool in (*self._pose.values(), *self._mesh.values()) for a in pool):
+            ray.kill(actor)
 
 
 def run_ray(cfg: PipelineConfig, *, resume: bool = False, force: bool = False, overwrite: bool = False,
             progress=None) -> RunSummary:
     """Process ``cfg.input`` with the actor pipeline; starts or joins Ray as ``cfg.ray.address`` says."""
+    result = run_many([cfg], resume=resume, force=force, overwrite=overwrite, progress=progress)[0]
+    if isinstance(result, BaseException):
+        raise result
+    return result
+
+
+def run_many(cfgs: list[PipelineConfig], *, resume: bool = False, force: bool = False, overwrite: bool = False,
+             progress=None) -> list:
+    """Process several inputs at once (``ray.max_inputs`` at a time) on shared worker pools.
+
+    Returns, per input, its RunSummary or the exception that stopped it (other inputs go on). Inputs and
+    stores are all checked before any work starts.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
     from stream.ray_setup import init_ray
+    runs = [Run(cfg, resume=resume, force=force, overwrite=overwrite, local=False) for cfg in cfgs]
+    if not ray.is_initialized():     # a caller (a test) may have started or joined Ray already
+        init_ray(cfgs[0].ray.address)
+    pools = Pools(cfgs[0])
+    lock = threading.Lock()
+
+    def locked_progress(frames: int, people: int) -> None:
+        with lock:
+            progress(frames, people)
+
+    def drive(run: Run):
+        try:
+            return _drive(run, pools, locked_progress if progress is not None else None)
+        except Exception as err:  # reported per input; the other inputs continue
+            log.error("input %s failed: %s", run.cfg.input, err)
+            return err
+    try:
+        with ThreadPoolExecutor(max(1, min(len(runs), cfgs[0].ray.max_inputs))) as executor:
+            return list(executor.map(drive, runs))
+    finally:
+        pools.kill()
+
+
+def _drive(run: Run, pools: Pools, progress) -> RunSummary:
+    """One input through the shared pools: decode here, chain object references, wait on the oldest frames."""
     start_time = time.perf_counter()
-    run = Run(cfg, resume=resume, force=force, overwrite=overwrite, local=False)
+    cfg = run.cfg
     path, start = run.sink_args["path"], run.done or 0
     if run.complete:
         return summarize(path, 0, 0, start_time)
-    if not ray.is_initialized():     # a caller (a test, `stream batch`) may have started or joined Ray already
-        init_ray(cfg.ray.address)
-    res = worker_resources(cfg)
-    n_pose, n_mesh = res["pose"], res["mesh"]
-    opts = dict(num_gpus=res["num_gpus"], num_cpus=res["num_cpus"], max_restarts=-1, max_task_retries=-1)
-    pose_pool = [ray.remote(PoseWorker).options(**opts).remote(cfg, res["threads"]) for _ in range(n_pose)]
-    run_id = uuid.uuid4().hex[:8]
-    mesh_pool = [ray.remote(MeshWorker).options(name=f"crowdmesh-mesh-{run_id}-{i}", **opts)
-                 .remote(cfg, run.joint_set, run.paths, res["threads"]) for i in range(n_mesh)]
+    pose_pool, mesh_pool = pools.pose(cfg), pools.mesh(run)
     tracker = None     # made at the first frame, when a live input's frame rate is known
     store = ray.remote(StoreWorker).options(num_cpus=0).remote(run.sink_args)
     in_flight: deque = deque()
@@ -170,14 +254,14 @@ def run_ray(cfg: PipelineConfig, *, resume: bool = False, force: bool = False, o
     try:
         for b, batch in enumerate(run.frames()):
             refs = [ray.put(f.bgr) for f in batch]
-            poses = pose_pool[b % n_pose].poses.remote(frame_ids(batch, run.by_index), *refs)
+            poses = pose_pool[b % len(pose_pool)].poses.remote(frame_ids(batch, run.by_index), *refs)
             tracker = tracker or ray.remote(TrackWorker).options(num_cpus=0).remote(run.tracker_config, run.joint_set)
             for position, (frame, ref) in enumerate(zip(batch, refs)):
                 tracked = tracker.track.remote(frame.index, poses, position)
                 if frame.index < start:   # resumed: replay the tracker only
                     in_flight.append((tracked, False))
                 else:
-                    rows = mesh_pool[frame.index % n_mesh].meshes.remote(frame.index, ref, tracked)
+                    rows = mesh_pool[frame.index % len(mesh_pool)].meshes.remote(frame.index, ref, tracked)
                     in_flight.append((store.add.remote(frame.index, frame.time, frame.bgr.shape[1::-1], tracked,
                                                       rows), True))
                 processed, crops = _wait(in_flight, cfg.ray.max_frames_in_flight, progress, processed, crops)
@@ -187,7 +271,7 @@ def run_ray(cfg: PipelineConfig, *, resume: bool = False, force: bool = False, o
         finished = True
     finally:
         opened = ray.get(store.close.remote(finished))
-        for actor in (*pose_pool, *mesh_pool, *([tracker] if tracker else []), store):
+        for actor in (*([tracker] if tracker else []), store):
             ray.kill(actor)
     if not opened:
         from stream.frames import FrameSourceError

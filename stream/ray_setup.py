@@ -180,10 +180,19 @@ def _kill_group(proc: subprocess.Popen) -> None:
     proc.wait()
 
 
+def _die_with_parent() -> None:
+    """In the child before exec (Linux): SIGTERM when the process that started the node dies, so a killed
+    test run does not leave a cluster behind (``ray start --block`` shuts its node down on SIGTERM)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)   # PR_SET_PDEATHSIG = 1
+
+
 def _start_node(args: list[str], env: dict[str, str], log: Path, timeout_s: float) -> subprocess.Popen:
     command = [sys.executable, "-m", "ray.scripts.scripts", "start", "--block", *args]  # `ray start`, this Ray
     with open(log, "wb") as out:
-        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+                                preexec_fn=_die_with_parent)
     deadline = time.monotonic() + timeout_s
     while b"Ray runtime started" not in log.read_bytes():
         if proc.poll() is not None or time.monotonic() > deadline:

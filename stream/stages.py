@@ -52,12 +52,13 @@ def person_jobs(frame_index: int, bgr: np.ndarray, tracked_people: Sequence, joi
 
 
 def crop_camera_to_image(cam_trans_crop: np.ndarray, bbox: np.ndarray, focal: float, principal_point,
-                         crop_focal: float = CROP_FOCAL) -> np.ndarray:
+                         crop_focal=CROP_FOCAL) -> np.ndarray:
     """(N,3) crop-camera translations, (N,4) xywh boxes -> (N,3) translations in the full image's camera.
 
     The crop camera (3DCrowdNet run with ``bbox``, as ``stream.image.estimate`` does; its render
     camera) maps a camera-frame point X to image pixels ``u = crop_focal * X_xy / X_z + c_box`` with
-    ``crop_focal`` = 5000 image pixels and ``c_box`` the box centre ``(x + w/2, y + h/2)``. (A model run
+    ``crop_focal`` the model's ``config.focal`` in image pixels (5000 for the official model, 2500 for the
+    reduced one; a scalar or one per row) and ``c_box`` the box centre ``(x + w/2, y + h/2)``. (A model run
     without ``bbox`` has focal 5000 in 256-crop pixels: pass ``crop_focal = 5000 * w / 256``.)
     The full-image camera is ``u = focal * X_xy / X_z + principal_point`` (stream.store_layout).
 
@@ -75,8 +76,9 @@ def crop_camera_to_image(cam_trans_crop: np.ndarray, bbox: np.ndarray, focal: fl
     box = np.asarray(bbox, dtype=np.float64).reshape(-1, 4)
     if len(t) != len(box):
         raise ValueError(f"cam_trans_crop has {len(t)} rows but bbox has {len(box)}; expected one box per person")
-    if not (np.isfinite(focal) and focal > 0 and np.isfinite(crop_focal) and crop_focal > 0):
-        raise ValueError(f"focal = {focal!r}, crop_focal = {crop_focal!r}: expected pixels > 0")
+    crop_focal = np.broadcast_to(np.asarray(crop_focal, dtype=np.float64).reshape(-1, 1), (len(t), 1))
+    if not (np.isfinite(focal) and focal > 0 and np.all(np.isfinite(crop_focal)) and np.all(crop_focal > 0)):
+        raise ValueError(f"focal = {focal!r}, crop_focal = {crop_focal.ravel().tolist()}: expected pixels > 0")
     if np.any(t[:, 2] <= 0):
         raise ValueError(f"cam_trans_crop z = {t[t[:, 2] <= 0, 2].tolist()}: expected depths > 0 (in front "
                          "of the camera)")
@@ -137,7 +139,8 @@ class MeshStage:
     @torch.no_grad()
     def __call__(self, jobs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Crops (``JOB_KEYS``, N rows) -> SMPL per row: ``smpl_pose`` (N,72), ``smpl_betas`` (N,10),
-        ``cam_trans`` (N,3) crop camera, ``joints`` (N,30,3) crop camera; plus ``track_id``/``frame_index``."""
+        ``cam_trans`` (N,3) crop camera, ``joints`` (N,30,3) crop camera, ``crop_focal`` (N,) that camera's
+        focal length in image pixels (the model's ``config.focal``); plus ``track_id``/``frame_index``/``bbox``."""
         n = len(jobs["track_id"])
         parts = []
         for s in range(0, n, self.max_batch):
@@ -150,7 +153,8 @@ class MeshStage:
                       else np.zeros((0, *shape), np.float32))
                   for k, shape in (("smpl_pose", (72,)), ("smpl_betas", (10,)), ("cam_trans", (3,)),
                                    ("joints", (30, 3)))}
-        result.update(track_id=jobs["track_id"], frame_index=jobs["frame_index"], bbox=jobs["bbox"])
+        result.update(track_id=jobs["track_id"], frame_index=jobs["frame_index"], bbox=jobs["bbox"],
+                      crop_focal=np.full(n, self.model.config.focal, np.float32))
         return result
 
 
@@ -172,7 +176,8 @@ def frame_rows(people: Sequence, out: dict[str, np.ndarray], focal: float, princ
     """
     by_id = {p.track_id: p for p in people}
     rows = [by_id[int(t)] for t in out["track_id"]]
-    trans = crop_camera_to_image(out["cam_trans"], out["bbox"], focal, principal_point).astype(np.float32)
+    trans = crop_camera_to_image(out["cam_trans"], out["bbox"], focal, principal_point,
+                                 out["crop_focal"]).astype(np.float32)
     k = len(people[0].keypoints) if people else 0
     return {
         "track_id": out["track_id"].astype(np.int64),

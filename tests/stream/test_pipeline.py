@@ -185,7 +185,8 @@ def test_frame_rows_keeps_only_people_with_a_mesh():
                             3) for t in (4, 7)]
     out = {"track_id": np.array([7]), "frame_index": np.array([3]), "smpl_pose": np.zeros((1, 72), np.float32),
            "smpl_betas": np.zeros((1, 10), np.float32), "cam_trans": np.array([[0.1, 0.2, 40.0]], np.float32),
-           "joints": np.ones((1, 30, 3), np.float32), "bbox": np.array([[0, 0, 100, 100]], np.float32)}
+           "joints": np.ones((1, 30, 3), np.float32), "bbox": np.array([[0, 0, 100, 100]], np.float32),
+           "crop_focal": np.array([5000.0], np.float32)}
     rows = frame_rows(people, out, focal=500.0, principal_point=(50, 50))
     assert rows["track_id"].tolist() == [7]
     np.testing.assert_array_equal(rows["keypoints2d"][0], people[1].keypoints)

@@ -59,7 +59,7 @@ def test_killed_driver_then_resume_equals_the_uninterrupted_run(ray_cluster, joi
     done = 0
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and driver.poll() is None:
-        if (out / "zarr.json").exists():
+        if (out / "tracks" / "zarr.json").exists():   # the store is made (its last group is there)
             with open_store(out) as store:
                 done = store.frames_done
             if done >= 8:
@@ -76,3 +76,27 @@ def test_killed_driver_then_resume_equals_the_uninterrupted_run(ray_cluster, joi
     assert_same_store(reference_store, out)
     with open_store(out) as store:
         assert len(store.attrs["resumes"]) == 1 and store.attrs["resumes"][0]["frames_done"] >= done
+
+
+def test_batch_of_inputs_on_shared_pools(joined, pipeline_config, pipeline_clip, reference_store, tmp_path):
+    """`stream batch`: two inputs at once (each with its own poses file) give the reference store each."""
+    import dataclasses
+    import shutil
+
+    from stream.ray_pipeline import run_many
+
+    cfgs = []
+    for stem in ("first", "second"):
+        shutil.copy(pipeline_clip.video, tmp_path / f"{stem}.mp4")
+        shutil.copy(pipeline_clip.detections["coco17"], tmp_path / f"{stem}.json")
+        cfg = pipeline_config(f"input={tmp_path / stem}.mp4", f"output={tmp_path / stem}.zarr",
+                              f"pose2d.poses={tmp_path / stem}.json")
+        cfgs.append(cfg)
+    missing = dataclasses.replace(cfgs[0], input=str(tmp_path / "missing.mp4"), output=str(tmp_path / "m.zarr"))
+    with pytest.raises(FileNotFoundError, match="missing.mp4"):      # every input is checked before any work
+        run_many([*cfgs, missing])
+    results = run_many(cfgs)
+    for result in results:
+        assert not isinstance(result, BaseException), result
+        assert result.frames == 36
+        assert_same_store(reference_store, result.store)
