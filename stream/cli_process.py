@@ -145,3 +145,6 @@ def demo(
         _fail(err)
     _report(result.summary)
     typer.echo(result.score_text)
+    store = result.summary.store
+    typer.echo(f"next: stream info {store}   |   stream export {store} --standin --format glb --out "
+               f"{store.parent / 'crowd.glb'}   (or --format bvh / npz / video)")

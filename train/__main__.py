@@ -3,7 +3,8 @@
     python -m train fit --config configs/train/synthetic.yaml optim.max_steps=600
     python -m train eval --config configs/train/synthetic.yaml --checkpoint output/synthetic/checkpoint/snapshot_1.pth
     python -m train eval --config configs/train/3dpw_crowd.yaml --checkpoint ...   # 3DPW-Crowd, 3DPW, MuPoTS table
-    python -m train export --checkpoint ... --official out.pth.tar
+    python -m train export --checkpoint ... --official out.pth.tar     # the official release layout
+    python -m train export --checkpoint ... --project model.pt         # loads in `stream process model.checkpoint=`
 """
 from __future__ import annotations
 
@@ -18,13 +19,15 @@ def main(argv=None) -> int:
     p_fit = sub.add_parser("fit", help="train (resumes from <output_dir>/checkpoint when present)")
     p_eval = sub.add_parser("eval", help="a checkpoint on data.test: synthetic, or the paper's table "
                                          "(3DPW-Crowd, 3DPW, MuPoTS)")
-    p_exp = sub.add_parser("export", help="write a training checkpoint in the official release layout")
+    p_exp = sub.add_parser("export", help="write a training checkpoint in the official release layout (--official) "
+                                          "or as a crowdmesh model checkpoint for the stream (--project)")
     for p in (p_fit, p_eval):
         p.add_argument("--config", required=True, help="configs/train/<recipe>.yaml")
         p.add_argument("overrides", nargs="*", help="dotted.key=value")
     p_eval.add_argument("--checkpoint", required=True)
     p_exp.add_argument("--checkpoint", required=True)
-    p_exp.add_argument("--official", required=True, help="output path (ckpt['network'], module.* keys)")
+    p_exp.add_argument("--official", help="output path (ckpt['network'], module.* keys; official architecture)")
+    p_exp.add_argument("--project", help="output path (nets.checkpoint format: model config + weights)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
@@ -42,9 +45,14 @@ def main(argv=None) -> int:
     except FileNotFoundError as e:  # DatasetFileMissing names the file and where the dataset comes from
         print(f"error: {e}", file=sys.stderr)
         return 2
+    if not (args.official or args.project):
+        parser.error("export needs --official PATH and/or --project PATH")
     state = trainer.read_state(args.checkpoint)
-    path = trainer.export_official(trainer.load_trained(args.checkpoint), args.official, state["epoch"])
-    print(f"wrote {path}")
+    model = trainer.load_trained(args.checkpoint)
+    if args.official:
+        print(f"wrote {trainer.export_official(model, args.official, state['epoch'])}")
+    if args.project:
+        print(f"wrote {trainer.export_project(model, args.project, epoch=state['epoch'])}")
     return 0
 
 

@@ -169,9 +169,7 @@ def _load_init(model: CrowdNet, path, body) -> None:
     from nets.checkpoint import load_model, load_strict
     try:
         source = load_trained(path, body)
-    except ValueError:
-        if isinstance(model, ReducedCrowdNet):
-            raise
+    except ValueError:     # not a training checkpoint: a project or official one (nets.checkpoint)
         source = load_model(path, body)
     load_strict(model, source.network_state_dict(), path, "model", model.network_state_dict())
 
@@ -194,13 +192,9 @@ def export_official(model: CrowdNet, path, epoch: int) -> Path:
 
 
 def export_project(model: CrowdNet, path, **meta) -> Path:
-    """``nets.checkpoint`` format (loads in the stream); official architecture only."""
+    """``nets.checkpoint`` format: loads in `stream process` / `stream image` (model.checkpoint=), either architecture."""
     from nets.checkpoint import save_checkpoint
-    net = _unwrap(model)
-    if isinstance(net, ReducedCrowdNet):
-        raise ValueError("export_project: nets.checkpoint cannot rebuild the reduced model yet "
-                         "(ModelConfig has no backbone field); use the training checkpoint and load_trained")
-    return save_checkpoint(net, path, **meta)
+    return save_checkpoint(_unwrap(model), path, **meta)
 
 
 @dataclass

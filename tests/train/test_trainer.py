@@ -96,6 +96,24 @@ def test_load_trained_and_export_official(tmp_path, body):
     assert "module.human_model_layer.th_v_template" in ckpt["network"]
 
 
+def test_project_export_loads_in_the_stream(tmp_path, body):
+    """`python -m train export --project`: the reduced model trained here loads through nets.checkpoint (as
+    `stream process model.checkpoint=` and `stream image --checkpoint` load it) and gives the same outputs."""
+    from nets.checkpoint import load_model
+    from train.__main__ import main
+
+    result = trainer.fit(tiny(tmp_path, "optim.max_steps=1"))
+    path = tmp_path / "model.pt"
+    assert main(["export", "--checkpoint", str(result.checkpoint), "--project", str(path)]) == 0
+    trained, loaded = trainer.load_trained(result.checkpoint, body).eval(), load_model(path, body)
+    assert loaded.config.backbone == "small" and loaded.config.input_size == 128
+    x, joints, mask = torch.rand(2, 3, 128, 128), torch.rand(2, 30, 2) * 32, torch.ones(2, 30, 1)
+    with torch.no_grad():
+        a, b = trained(x, joints, mask), loaded(x, joints, mask)
+    torch.testing.assert_close(a.smpl_pose, b.smpl_pose)
+    torch.testing.assert_close(a.cam_trans, b.cam_trans)
+
+
 def test_official_export_matches_parity_key_list(tmp_path, fixture_file):
     """Same names and shapes as the release's state dict, less the VPoser encoder (never used)."""
     import json
