@@ -33,7 +33,6 @@ from timing import sync  # noqa: E402
 from nets.model import ModelConfig  # noqa: E402
 from train import trainer  # noqa: E402
 from train.config import SyntheticConfig, load_config  # noqa: E402
-from train.losses import crowdnet_losses  # noqa: E402
 from train.pipeline import make_training_set  # noqa: E402
 from train.synthetic import SyntheticCrowdDataset  # noqa: E402
 
@@ -53,17 +52,7 @@ def train_rate(arch: str, batch_size: int, steps: int, device: torch.device, amp
     scaler = torch.amp.GradScaler("cuda") if amp else None
 
     def step():
-        with torch.autocast(device.type, enabled=amp):
-            out = model(batch["img"], batch["joints"], batch["joints_mask"])
-        loss = sum(crowdnet_losses(out, batch).values())
-        optimizer.zero_grad(set_to_none=True)
-        if scaler:
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-        else:
-            loss.backward()
-            optimizer.step()
+        trainer.train_step(model, optimizer, scaler, batch, amp)
 
     step()
     seconds = []

@@ -11,6 +11,22 @@ from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 
+def shortcut(in_ch: int, out_ch: int, stride: int) -> nn.Sequential | None:
+    """A residual block's projection (1x1 conv + BN, torchvision's ``downsample``), or None for identity."""
+    if stride == 1 and in_ch == out_ch:
+        return None
+    return nn.Sequential(nn.Conv2d(in_ch, out_ch, 1, stride=stride, bias=False), nn.BatchNorm2d(out_ch))
+
+
+def fold_block_bn(block: nn.Module, convs: int) -> None:
+    """Fold ``bn1..bnN`` into ``conv1..convN`` and the downsample BN into its conv (eval mode, in place)."""
+    for k in range(1, convs + 1):
+        setattr(block, f"conv{k}", fuse_conv_bn_eval(getattr(block, f"conv{k}"), getattr(block, f"bn{k}")))
+        setattr(block, f"bn{k}", nn.Identity())
+    if block.downsample is not None:
+        block.downsample = nn.Sequential(fuse_conv_bn_eval(*block.downsample))
+
+
 class Bottleneck(nn.Module):
     """1x1 -> 3x3 (carries the stride) -> 1x1, times 4 channels, with a residual."""
 
@@ -26,18 +42,11 @@ class Bottleneck(nn.Module):
         self.conv3 = nn.Conv2d(width, out_ch, 1, bias=False)
         self.bn3 = nn.BatchNorm2d(out_ch)
         self.relu = nn.ReLU(inplace=True)
-        self.downsample = None
-        if stride != 1 or in_ch != out_ch:
-            self.downsample = nn.Sequential(nn.Conv2d(in_ch, out_ch, 1, stride=stride, bias=False),
-                                            nn.BatchNorm2d(out_ch))
+        self.downsample = shortcut(in_ch, out_ch, stride)
 
     def fuse_bn(self) -> None:
         """Fold each eval-mode BatchNorm into the conv before it (inference only; in place)."""
-        for conv, bn in (("conv1", "bn1"), ("conv2", "bn2"), ("conv3", "bn3")):
-            setattr(self, conv, fuse_conv_bn_eval(getattr(self, conv), getattr(self, bn)))
-            setattr(self, bn, nn.Identity())
-        if self.downsample is not None:
-            self.downsample = nn.Sequential(fuse_conv_bn_eval(*self.downsample))
+        fold_block_bn(self, 3)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.relu(self.bn1(self.conv1(x)))
@@ -100,18 +109,11 @@ class BasicBlock(nn.Module):
         self.conv2 = nn.Conv2d(out_ch, out_ch, 3, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(out_ch)
         self.relu = nn.ReLU(inplace=True)
-        self.downsample = None
-        if stride != 1 or in_ch != out_ch:
-            self.downsample = nn.Sequential(nn.Conv2d(in_ch, out_ch, 1, stride=stride, bias=False),
-                                            nn.BatchNorm2d(out_ch))
+        self.downsample = shortcut(in_ch, out_ch, stride)
 
     def fuse_bn(self) -> None:
         """Fold each eval-mode BatchNorm into the conv before it (inference only; in place)."""
-        for conv, bn in (("conv1", "bn1"), ("conv2", "bn2")):
-            setattr(self, conv, fuse_conv_bn_eval(getattr(self, conv), getattr(self, bn)))
-            setattr(self, bn, nn.Identity())
-        if self.downsample is not None:
-            self.downsample = nn.Sequential(fuse_conv_bn_eval(*self.downsample))
+        fold_block_bn(self, 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.relu(self.bn1(self.conv1(x)))

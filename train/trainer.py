@@ -234,6 +234,25 @@ def pick_device(cfg: TrainConfig) -> torch.device:
     return torch.device(cfg.device)
 
 
+def train_step(model, optimizer, scaler, batch: dict, amp: bool) -> tuple[torch.Tensor, dict]:
+    """One optimiser step on ``batch`` (already on the model's device): forward (autocast when ``amp``), the
+    official losses, backward (through ``scaler`` when given). Returns (total loss, loss terms)."""
+    device_type = batch["img"].device.type
+    with torch.autocast(device_type, enabled=amp):
+        output = model(batch["img"], batch["joints"], batch["joints_mask"])
+    terms = crowdnet_losses(output, batch)
+    loss = sum(terms.values())
+    optimizer.zero_grad(set_to_none=True)
+    if scaler is not None:
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        loss.backward()
+        optimizer.step()
+    return loss, terms
+
+
 def _train_loop(cfg: TrainConfig, ray_mode: bool = False) -> FitResult:
     """The loop both modes run; in Ray mode it is the per-worker function's body."""
     torch.manual_seed(cfg.seed)
@@ -305,18 +324,7 @@ def _train_loop(cfg: TrainConfig, ray_mode: bool = False) -> FitResult:
             t0, epoch_steps = time.perf_counter(), 0
             for batch in loader:
                 batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-                with torch.autocast(device.type, enabled=use_amp):
-                    output = model(batch["img"], batch["joints"], batch["joints_mask"])
-                terms = crowdnet_losses(output, batch)
-                loss = sum(terms.values())
-                optimizer.zero_grad(set_to_none=True)
-                if scaler is not None:
-                    scaler.scale(loss).backward()
-                    scaler.step(optimizer)
-                    scaler.update()
-                else:
-                    loss.backward()
-                    optimizer.step()
+                loss, terms = train_step(model, optimizer, scaler, batch, use_amp)
                 step += 1
                 epoch_steps += 1
                 losses_run.append(float(loss.detach()))

@@ -20,6 +20,18 @@ def write_h264(path, frames, fps=24):
     return path
 
 
+def remux_mpegts(src, dst):
+    """Copy the video packets of ``src`` into an MPEG-TS file ``dst`` (no index: decodable from any cut)."""
+    with av.open(str(src)) as inp, av.open(str(dst), "w", format="mpegts") as out:
+        stream_in = inp.streams.video[0]
+        stream_out = out.add_stream_from_template(stream_in)
+        for packet in inp.demux(stream_in):
+            if packet.dts is not None:
+                packet.stream = stream_out
+                out.mux(packet)
+    return dst
+
+
 @pytest.fixture()
 def h264_clip(tmp_path):
     """``h264_clip(n=12, size=(96, 64), fps=24)`` -> path of an mp4 whose frame i is uniform grey 20 * i."""

@@ -12,7 +12,7 @@ from stream.frames import FrameSourceError, FrameSourceNotFoundError
 from stream.pipeline import Run, run_local
 from stream.poses_io import read_poses_file
 from stream.stages import TrackStage, frame_rows
-from conftest import pipeline_overrides
+from conftest import pipeline_overrides, remux_mpegts
 from store_compare import FIELDS, assert_same_store, read_tracks
 from stream.store import open_store
 from stream.store_layout import StoreExistsError, StoreMismatchError
@@ -127,16 +127,8 @@ def test_truncated_video_keeps_the_decodable_frames_and_records_the_error(pipeli
 
 def test_truncated_stream_file_keeps_its_frames(pipeline_config, pipeline_clip, tmp_path):
     """An MPEG-TS copy (no index) cut in the middle: the frames before the cut are stored, the error recorded."""
-    import av
-
     ts = tmp_path / "clip.ts"
-    with av.open(str(pipeline_clip.video)) as src, av.open(str(ts), "w", format="mpegts") as dst:
-        stream_in = src.streams.video[0]
-        stream_out = dst.add_stream_from_template(stream_in)
-        for packet in src.demux(stream_in):
-            if packet.dts is not None:
-                packet.stream = stream_out
-                dst.mux(packet)
+    remux_mpegts(pipeline_clip.video, ts)
     data = ts.read_bytes()
     cut = tmp_path / "cut.ts"
     cut.write_bytes(data[: len(data) * 2 // 3])
@@ -207,16 +199,8 @@ def test_plain_zarr_reads_the_store(reference_store, pipeline_clip):
 
 def test_live_input_from_stdin(pipeline_clip, reduced_assets, reference_store, tmp_path):
     """A video piped to stdin (MPEG-TS) gives the same people as the file (times restart at 0)."""
-    import av
-
     ts = tmp_path / "clip.ts"
-    with av.open(str(pipeline_clip.video)) as src, av.open(str(ts), "w", format="mpegts") as dst:
-        stream_in = src.streams.video[0]
-        stream_out = dst.add_stream_from_template(stream_in)
-        for packet in src.demux(stream_in):
-            if packet.dts is not None:
-                packet.stream = stream_out
-                dst.mux(packet)
+    remux_mpegts(pipeline_clip.video, ts)
     out = tmp_path / "live.zarr"
     overrides = pipeline_overrides(pipeline_clip, reduced_assets, out)[1:]
     with open(ts, "rb") as stdin:

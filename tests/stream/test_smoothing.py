@@ -19,7 +19,8 @@ from stream.export.run import export_store as export_tracks
 from stream.export.rotations import axis_angle_to_matrix
 from stream.smoothing import SmoothingInputError, TrackSmoother
 from stream.store import StoreInputError, StoreWriter, info_lines, open_store
-from test_store import CAMERA, CONFIG, FINGERPRINTS, FRAMES, SOURCE, as_persons, assert_same_store, frame_people
+from test_store import (CAMERA, CONFIG, FINGERPRINTS, FRAMES, SOURCE, as_persons, assert_same_store, frame_people,
+                        kill_when_stored)
 
 FPS = 30.0
 BASE_POSE = np.random.default_rng(7).uniform(-1.0, 1.0, size=(24, 3))   # angles < pi: one axis-angle each
@@ -261,16 +262,7 @@ def test_resume_after_killing_a_smoothing_writer_equals_an_uninterrupted_run(tmp
     here = Path(__file__).resolve()
     child = subprocess.Popen([sys.executable, "-c", CHILD, str(here), str(path), str(here.parent)],
                              stdout=subprocess.PIPE, text=True, cwd=here.parents[2])
-    try:
-        assert child.stdout.readline().strip() == "started"
-        deadline = time.monotonic() + 60
-        while json.loads((path / "zarr.json").read_text())["attributes"]["progress"]["frames_done"] < 24:
-            assert time.monotonic() < deadline and child.poll() is None
-            time.sleep(0.005)
-        child.send_signal(signal.SIGKILL)
-    finally:
-        child.wait()
-    assert child.returncode == -signal.SIGKILL
+    kill_when_stored(child, path, 24)
     writer = StoreWriter.resume(path, config=CONFIG, fingerprints=FINGERPRINTS, flush_frames=8)
     assert 24 <= writer.frames_done < FRAMES
     filt = smoother()

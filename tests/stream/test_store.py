@@ -355,20 +355,25 @@ print("not killed", flush=True)
 """
 
 
-def test_resume_after_killing_the_writer_process(tmp_path, reference):
-    path = tmp_path / "out.zarr"
-    child = subprocess.Popen([sys.executable, "-c", CHILD, __file__, str(path)], stdout=subprocess.PIPE, text=True,
-                             cwd=Path(__file__).resolve().parents[2])
+def kill_when_stored(child, path, frames: int) -> None:
+    """SIGKILL the writer ``child`` (it prints "started") once its store holds ``frames`` frames."""
     try:
         assert child.stdout.readline().strip() == "started"
         deadline = time.monotonic() + 60
-        while json.loads((path / "zarr.json").read_text())["attributes"]["progress"]["frames_done"] < 24:
+        while json.loads((path / "zarr.json").read_text())["attributes"]["progress"]["frames_done"] < frames:
             assert time.monotonic() < deadline and child.poll() is None
             time.sleep(0.005)
         child.send_signal(signal.SIGKILL)
     finally:
         child.wait()
     assert child.returncode == -signal.SIGKILL
+
+
+def test_resume_after_killing_the_writer_process(tmp_path, reference):
+    path = tmp_path / "out.zarr"
+    child = subprocess.Popen([sys.executable, "-c", CHILD, __file__, str(path)], stdout=subprocess.PIPE, text=True,
+                             cwd=Path(__file__).resolve().parents[2])
+    kill_when_stored(child, path, 24)
     writer = StoreWriter.resume(path, config=CONFIG, fingerprints=FINGERPRINTS, flush_frames=8)
     assert 24 <= writer.frames_done < FRAMES
     write(path, range(writer.frames_done, FRAMES), writer=writer)
