@@ -73,7 +73,7 @@ def export_store(export_crowd, tmp_path_factory):
     return store
 
 
-# --- pipeline tests (tests/stream/test_pipeline*.py): a synthetic crowd clip with simulated detections and a
+# --- pipeline tests (tests/stream/test_process.py, test_ray_pipeline.py): a synthetic crowd clip with simulated detections and a
 # reduced (small-backbone) untrained 3DCrowdNet with the stand-in body, so a run takes seconds on a CPU.
 
 @pytest.fixture(scope="session")
