@@ -20,9 +20,10 @@ def write_h264(path, frames, fps=24):
     return path
 
 
-def remux_mpegts(src, dst):
-    """Copy the video packets of ``src`` into an MPEG-TS file ``dst`` (no index: decodable from any cut)."""
-    with av.open(str(src)) as inp, av.open(str(dst), "w", format="mpegts") as out:
+def remux_mpegts(src, dst, format="mpegts"):
+    """Copy the video packets of ``src`` into ``dst`` (MPEG-TS: no index, decodable from any cut; or another
+    container ``format``), without re-encoding."""
+    with av.open(str(src)) as inp, av.open(str(dst), "w", format=format) as out:
         stream_in = inp.streams.video[0]
         stream_out = out.add_stream_from_template(stream_in)
         for packet in inp.demux(stream_in):

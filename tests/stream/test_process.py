@@ -111,22 +111,32 @@ def test_missing_and_non_video_inputs_are_named(pipeline_config, tmp_path):
     assert not (tmp_path / "out.zarr").exists()
 
 
-def test_truncated_video_keeps_the_decodable_frames_and_records_the_error(pipeline_config, pipeline_clip, tmp_path):
+def test_truncated_mp4_with_its_index_at_the_end_is_refused_by_name(pipeline_config, pipeline_clip, tmp_path):
     data = pipeline_clip.video.read_bytes()
     cut = tmp_path / "cut.mp4"
     cut.write_bytes(data[: len(data) // 2])
-    try:
-        summary = run_local(pipeline_config(f"input={cut}"))
-    except FrameSourceError as err:      # mp4 with its index at the end: nothing decodable, said plainly
-        assert "cut.mp4" in str(err)
-        return
+    with pytest.raises(FrameSourceError, match="cut.mp4"):   # nothing decodable without the index
+        run_local(pipeline_config(f"input={cut}"))
+    assert not (tmp_path / "out.zarr").exists()
+
+
+def test_truncated_video_keeps_the_decodable_frames_and_records_the_error(pipeline_config, pipeline_clip, tmp_path):
+    """A Matroska copy cut at 2/3: its header says how long it should be, so the cut is detected."""
+    mkv = remux_mpegts(pipeline_clip.video, tmp_path / "clip.mkv", format="matroska")
+    data = mkv.read_bytes()
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(data[: len(data) * 2 // 3])
+    summary = run_local(pipeline_config(f"input={cut}"))
     assert 0 < summary.frames < pipeline_clip.frames
-    assert summary.errors and "cut.mp4" in summary.errors[0]["message"]
+    assert summary.errors and "cut.mkv" in summary.errors[0]["message"]
     assert summary.errors[0]["frame"] == summary.frames
+    with open_store(summary.store) as store:
+        assert store.complete and store.frames_done == summary.frames
 
 
 def test_truncated_stream_file_keeps_its_frames(pipeline_config, pipeline_clip, tmp_path):
-    """An MPEG-TS copy (no index) cut in the middle: the frames before the cut are stored, the error recorded."""
+    """An MPEG-TS copy cut in the middle: the frames before the cut are stored (a cut stream cannot be told from
+    a shorter one, so no error is recorded)."""
     ts = tmp_path / "clip.ts"
     remux_mpegts(pipeline_clip.video, ts)
     data = ts.read_bytes()
