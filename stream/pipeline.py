@@ -158,7 +158,7 @@ class StoreSink:
                                              joint_set=self.joint_set, config=result_config(self.cfg),
                                              fingerprints=self._fingerprints, overwrite=self._overwrite,
                                              flush_frames=self.cfg.store.flush_frames,
-                                             smoothing=self.smoother.describe() if self.smoother else None)
+                                             smoothing=self.smoother.describe() if self.smoother is not None else None)
             self._set_camera(camera, (w, h))
         elif self.size is not None and (w, h) != self.size:
             raise FrameSourceError(f"{label} is {w}x{h}, the input's first frame was {self.size[0]}x"

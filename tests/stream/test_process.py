@@ -222,3 +222,33 @@ def test_live_input_from_stdin(pipeline_clip, reduced_assets, reference_store, t
         np.testing.assert_allclose(live.frames()[0] - live.frames()[0][0], ref.frames()[0] - ref.frames()[0][0],
                                    atol=1e-3)
         np.testing.assert_array_equal(live.frames()[1], ref.frames()[1])
+
+
+def test_smoothing_keeps_raw_values_and_resumes_exactly(reference_store, pipeline_config, tmp_path):
+    """smoothing.enabled: raw arrays equal the unsmoothed run's, smoothed ones beside them; an interrupted
+    smoothed run resumes (the filters replay the stored raw values) to the uninterrupted store."""
+    cfg = pipeline_config("smoothing.enabled=true", "smoothing.min_cutoff=0.5", f"output={tmp_path / 'full.zarr'}")
+    full = run_local(cfg)
+    assert_same_store(reference_store, full.store)                       # raw values untouched
+    with open_store(full.store) as store:
+        tracks = [store.track(t) for t in store.track_ids()]
+    moved = [np.abs(t.smooth_cam_trans - t.cam_trans).max() for t in tracks if len(t) > 3]
+    assert moved and max(moved) > 0
+    for t in tracks:
+        np.testing.assert_array_equal(t.smooth_smpl_pose[0], t.smpl_pose[0])   # a track's first sample passes
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_16(frames, people, seen=[0]):
+        seen[0] += frames
+        if seen[0] >= 16:
+            raise Stop
+    cut = pipeline_config("smoothing.enabled=true", "smoothing.min_cutoff=0.5", f"output={tmp_path / 'cut.zarr'}")
+    with pytest.raises(Stop):
+        run_local(cut, progress=stop_after_16)
+    resumed = run_local(cut, resume=True)
+    with open_store(full.store) as a, open_store(resumed.store) as b:
+        for t in a.track_ids():
+            np.testing.assert_allclose(a.track(t).smooth_smpl_pose, b.track(t).smooth_smpl_pose, atol=1e-5)
+            np.testing.assert_allclose(a.track(t).smooth_cam_trans, b.track(t).smooth_cam_trans, atol=1e-5)
