@@ -33,9 +33,9 @@ mesh stage / bare forward (goal >= 0.9). The same clip with people on its first 
 runner's per-frame cost without the model (decode, tracking, store, and Ray's calls).
 
 Peak memory: each runner in a subprocess on the clip and on a 4x longer one (goal: flat). Local: the child's
-peak RSS (``VmHWM``; ``ru_maxrss`` would carry the parent's peak over fork + exec). Ray: the peak over time of the summed RSS, and of the summed PSS (shared pages split between
-processes; the object store is shared memory), of the driver and every process under it (GCS, raylet,
-workers), sampled from /proc every 0.2 s.
+peak RSS (``VmHWM``; ``ru_maxrss`` would carry the parent's peak over fork + exec). Ray: the peak over time
+of the summed RSS, and of the summed PSS (shared pages split between processes; the object store is shared
+memory), of the driver and every process under it (GCS, raylet, workers), sampled from /proc every 0.2 s.
 """
 from __future__ import annotations
 
@@ -517,7 +517,8 @@ def main():
     bound = 1.0 / sum(1.0 / rate[k] for k in pipeline_stages)
     print(f"  slowest stage: {slowest} ({rate[slowest]:.1f} frames/s); sequential bound 1/sum(1/rate) = "
           f"{bound:.1f} frames/s ({bound / rate[slowest]:.2f} x slowest)")
-    print(f"  mesh stage / bare forward (same passes):      {sec['bare forward'] / sec['mesh stage']:.2f}  (goal >= 0.9)")
+    print(f"  mesh stage / bare forward (same passes):      {sec['bare forward'] / sec['mesh stage']:.2f}"
+          "  (goal >= 0.9)")
     print(f"  bare forward runner groups / full batches:    "
           f"{sec['bare forward, full batches'] / sec['bare forward']:.2f}  (crops/s of the runner's passes vs full "
           f"{args.max_batch}-crop passes)")
@@ -525,8 +526,8 @@ def main():
     ray_slowest = slowest
     if one in sec:
         t1 = f"{st['ray_threads']} thread(s)"
-        print(f"  at the Ray mesh worker's {t1}: mesh stage {rate[one]:.1f} frames/s ({sec['mesh stage'] / sec[one]:.2f}"
-              f" x the {st['threads']}-thread rate); mesh stage / bare forward "
+        print(f"  at the Ray mesh worker's {t1}: mesh stage {rate[one]:.1f} frames/s "
+              f"({sec['mesh stage'] / sec[one]:.2f} x the {st['threads']}-thread rate); mesh stage / bare forward "
               f"{sec[f'bare forward, {t1}'] / sec[one]:.2f}; runner groups / full batches "
               f"{sec[f'bare forward, full batches, {t1}'] / sec[f'bare forward, {t1}']:.2f}")
         ray_slowest = min((k if k != "mesh stage" else one for k in pipeline_stages), key=lambda k: rate[k])
@@ -547,7 +548,8 @@ def main():
               f"callbacks): {r['fps']:.1f} frames/s, {r['cps']:.1f} crops/s")
         if r["empty_fps"] is not None:
             print(f"  same clip, people on frame 0 only (no mesh work): {r['empty_fps']:.1f} frames/s steady state = "
-                  f"{1000 / r['empty_fps']:.1f} ms per frame of {runner} runner overhead (decode, tracker, store, calls)")
+                  f"{1000 / r['empty_fps']:.1f} ms per frame of {runner} runner overhead (decode, tracker, store, "
+                  "calls)")
         ref = slowest if runner == "local" else ray_slowest
         print(f"  / slowest stage ({ref}: {rate[ref]:.1f} frames/s): {r['fps'] / rate[ref]:.2f}  (goal >= 0.8)"
               + (f";  / sequential bound: {r['fps'] / bound:.2f}" if runner == "local" else
@@ -559,8 +561,9 @@ def main():
     for runner in args.rss:
         m1, m4 = peak_memory(args, runner, args.frames), peak_memory(args, runner, 4 * args.frames)
         if runner == "local":
-            print(f"  local: peak RSS (VmHWM) {m1['maxrss_kb'] / 1024:.0f} MiB at 1x, {m4['maxrss_kb'] / 1024:.0f} MiB at 4x: "
-                  f"4x/1x = {m4['maxrss_kb'] / m1['maxrss_kb']:.2f}  (goal ~1.0)")
+            print(f"  local: peak RSS (VmHWM) {m1['maxrss_kb'] / 1024:.0f} MiB at 1x, "
+                  f"{m4['maxrss_kb'] / 1024:.0f} MiB at 4x: 4x/1x = {m4['maxrss_kb'] / m1['maxrss_kb']:.2f}"
+                  "  (goal ~1.0)")
         else:
             print(f"  ray ({m1['processes']} processes): summed RSS {m1['tree_rss_kb'] / 1024:.0f} -> "
                   f"{m4['tree_rss_kb'] / 1024:.0f} MiB (4x/1x = {m4['tree_rss_kb'] / m1['tree_rss_kb']:.2f}), "

@@ -25,6 +25,7 @@ import time
 import uuid
 from collections import deque
 
+import numpy as np
 import ray
 
 from stream.config import PipelineConfig, to_dict
@@ -54,37 +55,45 @@ class TrackWorker:
     def __init__(self, tracker_config, joint_set: str):
         self.stage = TrackStage(tracker_config, joint_set)
 
-    def track(self, frame_index: int, poses: list, position: int):
-        return self.stage(frame_index, poses[position])
+    def track(self, indices: list[int], poses: list) -> list[tuple]:
+        """A batch of frames in order -> per frame (people, ended track IDs)."""
+        return [self.stage(index, p) for index, p in zip(indices, poses)]
 
 
 class MeshWorker:
-    """Crops and batched 3DCrowdNet; concurrent ``meshes`` calls (one per frame) share forward passes.
+    """Crops and batched 3DCrowdNet; concurrent ``meshes`` calls (a batch of frames each) share forward passes.
 
-    A call queues its frame's crops and waits; a batching task runs the model on queued frames once they
-    hold ``max_batch`` crops or the oldest has waited ``max_wait_ms`` (whole frames per batch).
+    A call crops its frames (in one thread), queues the crops and waits; a batching task runs the model (in
+    another thread, so cropping goes on meanwhile) on queued calls once they hold ``max_batch`` crops or the
+    oldest has waited ``max_wait_ms``.
     """
 
     def __init__(self, cfg: PipelineConfig, joint_set: str, paths: dict, threads: int):
+        from concurrent.futures import ThreadPoolExecutor
         _set_threads(threads)
         self.stage = load_mesh_stage(cfg, joint_set, paths)
         self.max_batch, self.max_wait = cfg.model.max_batch, cfg.model.max_wait_ms / 1000.0
         self.queue: asyncio.Queue | None = None
+        self._crop_thread, self._model_thread = ThreadPoolExecutor(1), ThreadPoolExecutor(1)
 
     async def pid(self) -> int:
         return os.getpid()
 
-    async def meshes(self, frame_index: int, bgr, tracked):
-        people, _ = tracked
-        jobs = self.stage.jobs(frame_index, bgr, people)
+    async def meshes(self, indices: list[int], positions: list[int], tracked: list, *frames) -> list[dict]:
+        """Mesh rows of frames ``indices`` (images ``frames``; their people at ``positions`` of ``tracked``)."""
+        loop = asyncio.get_running_loop()
+        jobs = await loop.run_in_executor(self._crop_thread, self._jobs, indices, positions, tracked, frames)
         if not len(jobs["track_id"]):
-            return self.stage(jobs)
+            return split_rows(self.stage(jobs), indices)
         if self.queue is None:
             self.queue = asyncio.Queue()
-            asyncio.get_running_loop().create_task(self._batches())
-        done = asyncio.get_running_loop().create_future()
+            loop.create_task(self._batches())
+        done = loop.create_future()
         await self.queue.put((time.monotonic(), jobs, done))
-        return await done
+        return split_rows(await done, indices)      # one input per call: its frame indices are unique
+
+    def _jobs(self, indices, positions, tracked, frames) -> dict:
+        return concat_jobs([self.stage.jobs(i, bgr, tracked[p][0]) for i, p, bgr in zip(indices, positions, frames)])
 
     async def _batches(self):
         loop = asyncio.get_running_loop()
@@ -99,11 +108,12 @@ class MeshWorker:
                     break
                 group.append(item)
                 count += len(item[1]["track_id"])
-            jobs = [g[1] for g in group]
             try:
-                out = await loop.run_in_executor(None, self.stage, concat_jobs(jobs))
-                for (_, j, done), rows in zip(group, split_rows(out, [int(j["frame_index"][0]) for j in jobs])):
-                    done.set_result(rows)
+                out = await loop.run_in_executor(self._model_thread, self.stage, concat_jobs([g[1] for g in group]))
+                cuts = np.cumsum([len(g[1]["track_id"]) for g in group])[:-1]   # rows stay in call order
+                parts = {k: np.split(v, cuts) for k, v in out.items()}
+                for n, (_, _, done) in enumerate(group):
+                    done.set_result({k: v[n] for k, v in parts.items()})
             except Exception as err:  # every waiting call fails with it; Ray reports it to the driver
                 for _, _, done in group:
                     done.set_exception(err)
@@ -115,13 +125,14 @@ class StoreWorker:
     def __init__(self, sink_args: dict):
         self.sink = StoreSink(**sink_args)
 
-    def frames_done(self) -> int:
-        return self.sink.frames_done
-
-    def add(self, index: int, time_s, size: tuple, tracked, rows) -> int:
-        people, _ = tracked
-        self.sink.open(*size, f"frame {index}")
-        return self.sink.add((index, time_s), people, rows)
+    def add(self, frames: list[tuple], positions: list[int], tracked: list, rows: list[dict]) -> int:
+        """Store frames ``(index, time, (width, height))`` with their people (``tracked[position]``) and mesh
+        rows; returns the people stored."""
+        stored = 0
+        for (index, time_s, size), position, frame_rows in zip(frames, positions, rows):
+            self.sink.open(*size, f"frame {index}")
+            stored += self.sink.add((index, time_s), tracked[position][0], frame_rows)
+        return stored
 
     def record_error(self, message: str) -> None:
         self.sink.record_error(message)
@@ -256,15 +267,16 @@ def _drive(run: Run, pools: Pools, progress) -> RunSummary:
             refs = [ray.put(f.bgr) for f in batch]
             poses = pose_pool[b % len(pose_pool)].poses.remote(frame_ids(batch, run.by_index), *refs)
             tracker = tracker or ray.remote(TrackWorker).options(num_cpus=0).remote(run.tracker_config, run.joint_set)
-            for position, (frame, ref) in enumerate(zip(batch, refs)):
-                tracked = tracker.track.remote(frame.index, poses, position)
-                if frame.index < start:   # resumed: replay the tracker only
-                    in_flight.append((tracked, False))
-                else:
-                    rows = mesh_pool[frame.index % len(mesh_pool)].meshes.remote(frame.index, ref, tracked)
-                    in_flight.append((store.add.remote(frame.index, frame.time, frame.bgr.shape[1::-1], tracked,
-                                                      rows), True))
-                processed, crops = _wait(in_flight, cfg.ray.max_frames_in_flight, progress, processed, crops)
+            tracked = tracker.track.remote([f.index for f in batch], poses)
+            keep = [p for p, f in enumerate(batch) if f.index >= start]   # resumed: earlier frames replay tracking
+            if keep:
+                indices = [batch[p].index for p in keep]
+                rows = mesh_pool[b % len(mesh_pool)].meshes.remote(indices, keep, tracked, *[refs[p] for p in keep])
+                frames = [(batch[p].index, batch[p].time, batch[p].bgr.shape[1::-1]) for p in keep]
+                in_flight.append((store.add.remote(frames, keep, tracked, rows), len(batch), len(keep)))
+            else:
+                in_flight.append((tracked, len(batch), 0))
+            processed, crops = _wait(in_flight, cfg.ray.max_frames_in_flight, progress, processed, crops)
         processed, crops = _wait(in_flight, 0, progress, processed, crops)
         if run.error:
             ray.get(store.record_error.remote(run.error))
@@ -280,12 +292,17 @@ def _drive(run: Run, pools: Pools, progress) -> RunSummary:
 
 
 def _wait(in_flight: deque, limit: int, progress, processed: int, crops: int) -> tuple[int, int]:
-    """Wait until at most ``limit`` frames are in flight; report the stored ones."""
-    if len(in_flight) <= limit:
+    """Wait for the oldest batches until at most ``limit`` frames are in flight (at least the newest batch
+    stays in flight); report the stored frames and people."""
+    done = []
+    while in_flight and sum(n for _, n, _ in in_flight) > limit and (len(in_flight) > 1 or limit == 0):
+        done.append(in_flight.popleft())
+    if not done:
         return processed, crops
-    done = [in_flight.popleft() for _ in range(len(in_flight) - limit)]   # the oldest frames
-    ray.wait([r for r, _ in done], num_returns=len(done))
-    stored = ray.get([r for r, is_store in done if is_store])
-    if progress is not None and stored:
-        progress(len(stored), sum(stored))
-    return processed + len(stored), crops + sum(stored)
+    ray.wait([ref for ref, _, _ in done], num_returns=len(done))
+    stores = [(ref, stored) for ref, _, stored in done if stored]
+    people = ray.get([ref for ref, _ in stores])
+    frames = sum(stored for _, stored in stores)
+    if progress is not None and frames:
+        progress(frames, sum(people))
+    return processed + frames, crops + sum(people)

@@ -43,8 +43,10 @@ def person_jobs(frame_index: int, bgr: np.ndarray, tracked_people: Sequence, joi
     if bgr.ndim != 3 or bgr.shape[2] != 3 or bgr.dtype != np.uint8:
         raise ValueError(f"frame {frame_index}: expected an (H, W, 3) uint8 BGR image, got shape {bgr.shape} "
                          f"dtype {bgr.dtype}")
-    rgb = np.ascontiguousarray(bgr[:, :, ::-1])
-    batch = crop_people(rgb, [np.asarray(p.keypoints) for p in tracked_people], joint_set, config)
+    # crop the BGR frame and swap the channels of the small crops: the same pixels as cropping an RGB copy
+    # (warping is per channel), without copying the whole frame
+    batch = crop_people(bgr, [np.asarray(p.keypoints) for p in tracked_people], joint_set, config)
+    batch["img"] = np.ascontiguousarray(batch["img"][:, ::-1])
     ids = np.array([p.track_id for p in tracked_people], dtype=np.int64)
     batch["track_id"] = ids[batch["index"]] if len(ids) else np.zeros(0, np.int64)
     batch["frame_index"] = np.full(len(batch["index"]), frame_index, dtype=np.int64)
