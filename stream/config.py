@@ -67,8 +67,11 @@ class Pose2DSection:
     poses: str = ""               # poses JSON (backend precomputed)
     batch_size: int = 8           # frames per forward pass
     device: str = "auto"
+    score_threshold: float = 0.1  # rtmo: people scored below this are dropped
 
     def __post_init__(self):
+        _need(self, "score_threshold", isinstance(self.score_threshold, (int, float)) and 0 <= self.score_threshold
+              <= 1, "a score in [0, 1]")
         _need(self, "batch_size", isinstance(self.batch_size, int) and self.batch_size >= 1, "an int >= 1")
         if self.backend == "precomputed" and not self.poses:
             raise ValueError("backend 'precomputed' needs pose2d.poses: a COCO keypoint-results or "

@@ -83,14 +83,16 @@ def load_pose_stage(cfg: PipelineConfig) -> PoseStage:
     from stream.pose2d import make_backend
     p = cfg.pose2d
     backend = make_backend(p.backend, checkpoint=p.checkpoint or "rtmo-l_body7", config=p.config or None,
-                           poses=p.poses or None, device=resolve_device(p.device), batch_size=p.batch_size)
+                           poses=p.poses or None, device=resolve_device(p.device), batch_size=p.batch_size,
+                           score_threshold=p.score_threshold)
     return PoseStage(backend)
 
 
 def result_config(cfg: PipelineConfig) -> dict:
     """The settings a store's values depend on (compared on ``--resume``); paths are in ``fingerprints``."""
     d = to_dict(cfg)
-    return {"pose2d": {"backend": d["pose2d"]["backend"]}, "tracker": d["tracker"], "camera": d["camera"],
+    return {"pose2d": {"backend": d["pose2d"]["backend"], "score_threshold": d["pose2d"]["score_threshold"]},
+            "tracker": d["tracker"], "camera": d["camera"],
             "smoothing": d["smoothing"]}
 
 
@@ -289,8 +291,8 @@ class Run:
 
 def run_local(cfg: PipelineConfig, *, resume: bool = False, force: bool = False, overwrite: bool = False,
               progress=None) -> RunSummary:
-    """Run every stage in this process; frames go through the mesh stage in groups of ``model.max_batch``
-    crops. ``progress(frames, people)`` is called after each stored group."""
+    """Run every stage in this process; whole frames go through the mesh stage in groups of at most
+    ``model.max_batch`` crops. ``progress(frames, people)`` is called after each stored group."""
     import time
     start_time = time.perf_counter()
     run = Run(cfg, resume=resume, force=force, overwrite=overwrite)
@@ -325,9 +327,11 @@ def run_local(cfg: PipelineConfig, *, resume: bool = False, force: bool = False,
                 if frame.index < start:       # resumed: already stored, replayed for the tracker only
                     continue
                 sink.open(frame.bgr.shape[1], frame.bgr.shape[0], frame.label)
-                pending.append((frame, people, mesh.jobs(frame.index, frame.bgr, people)))
-                if sum(len(j["track_id"]) for _, _, j in pending) >= cfg.model.max_batch:
-                    drain()
+                jobs = mesh.jobs(frame.index, frame.bgr, people)
+                waiting = sum(len(j["track_id"]) for _, _, j in pending)
+                if waiting and waiting + len(jobs["track_id"]) > cfg.model.max_batch:
+                    drain()      # forward passes of at most max_batch crops (whole frames)
+                pending.append((frame, people, jobs))
         drain()
         if run.error:
             sink.record_error(run.error)

@@ -107,7 +107,7 @@ def as_bgr8(frame, name: str = "frame") -> np.ndarray:
 
 
 def make_backend(name: str, *, checkpoint=None, config=None, poses=None, device: str = "auto",
-                 batch_size: int = 8) -> PoseBackend:
+                 batch_size: int = 8, score_threshold: float = 0.1) -> PoseBackend:
     """Build a backend by name.
 
     - ``rtmo``: native RTMO; ``checkpoint`` = an mmpose RTMO ``.pth`` (path or known asset name).
@@ -117,7 +117,7 @@ def make_backend(name: str, *, checkpoint=None, config=None, poses=None, device:
     """
     if name == "rtmo":
         from stream.pose_rtmo import RtmoBackend
-        return RtmoBackend(checkpoint, device=device, batch_size=batch_size)
+        return RtmoBackend(checkpoint, device=device, batch_size=batch_size, score_thr=score_threshold)
     if name == "mmpose":
         from stream.assets import ASSETS, resolve_asset
         from stream.pose_mmpose import MmposeBackend

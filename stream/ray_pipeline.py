@@ -64,8 +64,8 @@ class MeshWorker:
     """Crops and batched 3DCrowdNet; concurrent ``meshes`` calls (a batch of frames each) share forward passes.
 
     A call crops its frames (in one thread), queues the crops and waits; a batching task runs the model (in
-    another thread, so cropping goes on meanwhile) on queued calls once they hold ``max_batch`` crops or the
-    oldest has waited ``max_wait_ms``.
+    another thread, so cropping goes on meanwhile) on queued calls once they hold ``max_batch`` crops (a call
+    that would go over waits for the next pass) or the oldest has waited ``max_wait_ms``.
     """
 
     def __init__(self, cfg: PipelineConfig, joint_set: str, paths: dict, threads: int):
@@ -97,14 +97,19 @@ class MeshWorker:
 
     async def _batches(self):
         loop = asyncio.get_running_loop()
+        carry = None     # a call that would have made the last pass exceed max_batch: first in the next one
         while True:
-            group = [await self.queue.get()]
+            group = [carry or await self.queue.get()]
+            carry = None
             count = len(group[0][1]["track_id"])
             deadline = group[0][0] + self.max_wait
             while count < self.max_batch:
                 try:
                     item = await asyncio.wait_for(self.queue.get(), max(deadline - time.monotonic(), 0))
                 except asyncio.TimeoutError:
+                    break
+                if count + len(item[1]["track_id"]) > self.max_batch:
+                    carry = item
                     break
                 group.append(item)
                 count += len(item[1]["track_id"])
