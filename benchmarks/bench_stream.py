@@ -17,8 +17,8 @@ Stages alone, on the same decoded frames, each ``median_seconds`` over ``--repea
 
 - decode: ``FrameSource`` iteration;  pose: ``PoseStage`` in ``pose2d.batch_size`` batches;
 - track: ``TrackStage`` over those poses;  crops: ``MeshStage.jobs`` per frame;
-- mesh stage: ``MeshStage.__call__`` on the runner's groups (frames gathered until they hold ``max_batch``
-  crops, as ``run_local`` gathers them), with ``concat_jobs``/``split_rows`` as the runner does;
+- mesh stage: ``MeshStage.__call__`` on the runner's groups (whole frames gathered while they fit in
+  ``max_batch`` crops, as ``run_local`` gathers them), with ``concat_jobs``/``split_rows`` as the runner does;
 - bare forward: the model alone on pre-made tensors of the same forward passes (``torch.no_grad``, no numpy),
   timed group by group right after the mesh stage's call on that group (paired, so drift on a shared machine
   hits both alike); also on full ``max_batch`` chunks of all crops, to show what the groups' remainders cost;
@@ -123,14 +123,16 @@ def make_config(args, video, dets, assets, output):
 
 # -- stages alone ----------------------------------------------------------------------------------------
 def runner_groups(jobs: list[dict], max_batch: int) -> list[list[int]]:
-    """Frame positions per mesh call as ``run_local`` gathers them: until the crops reach ``max_batch``."""
+    """Frame positions per mesh call as ``run_local`` gathers them: whole frames while they fit in
+    ``max_batch`` crops (a frame with more people goes alone and is split into ``max_batch`` passes)."""
     groups, group, count = [], [], 0
     for i, j in enumerate(jobs):
-        group.append(i)
-        count += len(j["track_id"])
-        if count >= max_batch:
+        n = len(j["track_id"])
+        if group and count + n > max_batch:
             groups.append(group)
             group, count = [], 0
+        group.append(i)
+        count += n
     if group:
         groups.append(group)
     return groups
