@@ -53,7 +53,8 @@ def run_pipeline(cfg, *, ray: bool = True, progress: bool = True, **kwargs):
     """The local or the Ray runner with a progress bar sized from the input's frame count."""
     from stream.pipeline import run_local
     from stream.progress import process_progress
-    total = _frame_count(cfg.input)
+    from stream.frames import FrameSource
+    total = len(FrameSource(cfg.input)) or None   # a bad input fails here, before the bar (live inputs open later)
     with process_progress(total, progress) as advance:
         if ray:
             from stream.ray_pipeline import run_ray

@@ -252,3 +252,15 @@ def test_smoothing_keeps_raw_values_and_resumes_exactly(reference_store, pipelin
         for t in a.track_ids():
             np.testing.assert_allclose(a.track(t).smooth_smpl_pose, b.track(t).smooth_smpl_pose, atol=1e-5)
             np.testing.assert_allclose(a.track(t).smooth_cam_trans, b.track(t).smooth_cam_trans, atol=1e-5)
+
+
+def test_cli_names_a_bad_input_and_exits_2(tmp_path):
+    from typer.testing import CliRunner
+
+    from stream.cli import app
+
+    text = tmp_path / "notes.mp4"
+    text.write_text("not a video\n")
+    for path, expected in ((tmp_path / "nope.mp4", "does not exist"), (text, "could not be opened as a video")):
+        result = CliRunner().invoke(app, ["process", str(path), "--no-ray"])
+        assert result.exit_code == 2 and expected in result.output and str(path) in result.output
