@@ -2,11 +2,8 @@
 from __future__ import annotations
 
 import dataclasses
-import json
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np

@@ -57,7 +57,6 @@ def test_mode_frequencies_match_renormalised_table(case):
     expected = _expected(j, n_valid, n_near, feasible)
     assert np.abs(freq - expected).max() < 0.02, (dict(zip(MODES, freq)), dict(zip(MODES, expected)))
     # radii within the official ranges
-    m = COCO_MIRROR[j]
     bounds = {"jitter": (d[.85][j], d[.50][j]), "miss": (d[.50][j], d[.10][j]), "inversion": (0, d[.50][j]),
               "swap": (0, d[.50][j]), "good": (0, d[.85][j])}
     for mode, rs in radii.items():
