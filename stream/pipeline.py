@@ -247,13 +247,13 @@ class Run:
     """Everything one input needs, built from config; shared by the local and the Ray runner."""
 
     def __init__(self, cfg: PipelineConfig, *, resume: bool = False, force: bool = False, overwrite: bool = False,
-                 local: bool = True):
+                 local: bool = True, pose: PoseStage | None = None):
         from nets.body import BodyModel
         if not cfg.input:
             raise ValueError("no input: pass a video file, an image folder, '-' (stdin) or a stream URL")
         self.cfg = cfg
         self.source = FrameSource(cfg.input)
-        self.pose = load_pose_stage(cfg)
+        self.pose = pose or load_pose_stage(cfg)    # `stream batch` shares one among inputs with one pose setup
         self.joint_set = self.pose.joint_set
         self.paths = asset_paths(cfg)
         self.mesh = load_mesh_stage(cfg, self.joint_set, self.paths) if local else None

@@ -231,7 +231,12 @@ def run_many(cfgs: list[PipelineConfig], *, resume: bool = False, force: bool = 
     from concurrent.futures import ThreadPoolExecutor
 
     from stream.ray_setup import init_ray
-    runs = [Run(cfg, resume=resume, force=force, overwrite=overwrite, local=False) for cfg in cfgs]
+    poses: dict[str, object] = {}     # the driver needs a pose setup's joint set once, not once per input
+    runs = []
+    for cfg in cfgs:
+        key = json.dumps(to_dict(cfg.pose2d), sort_keys=True)
+        runs.append(Run(cfg, resume=resume, force=force, overwrite=overwrite, local=False, pose=poses.get(key)))
+        poses[key] = runs[-1].pose
     if not ray.is_initialized():     # a caller (a test) may have started or joined Ray already
         init_ray(cfgs[0].ray.address)
     pools = Pools(cfgs[0])
