@@ -53,21 +53,18 @@ def run_pipeline(cfg, *, ray: bool = True, progress: bool = True, **kwargs):
     """The local or the Ray runner with a progress bar sized from the input's frame count."""
     from stream.pipeline import run_local
     from stream.progress import process_progress
-    from stream.frames import FrameSource
-    total = len(FrameSource(cfg.input)) or None   # a bad input fails here, before the bar (live inputs open later)
-    with process_progress(total, progress) as advance:
+    with process_progress(frame_total([cfg.input]), progress) as advance:
         if ray:
             from stream.ray_pipeline import run_ray
             return run_ray(cfg, progress=advance, **kwargs)
         return run_local(cfg, progress=advance, **kwargs)
 
 
-def _frame_count(path: str) -> int | None:
+def frame_total(inputs: list[str]) -> int | None:
+    """Frames of all inputs as their containers state them (None if unknown). A bad input fails here, before
+    the progress bar appears (live inputs are not opened yet)."""
     from stream.frames import FrameSource
-    try:
-        return len(FrameSource(path)) or None
-    except (OSError, ValueError):
-        return None      # the runner reports the input's problem
+    return sum(len(FrameSource(i)) for i in inputs) or None
 
 
 def _report(summary) -> None:
@@ -110,8 +107,7 @@ def batch(
                         pose2d=replace(base.pose2d, poses=base.pose2d.poses.replace("{stem}", stem)),
                         ray=replace(base.ray, address=address) if address else base.ray)
                 for i, stem in zip(inputs, stems)]
-        total = sum(_frame_count(i) or 0 for i in inputs) or None
-        with process_progress(total, progress, label="batch") as advance:
+        with process_progress(frame_total(inputs), progress, label="batch") as advance:
             results = run_many(cfgs, resume=resume, force=force, overwrite=overwrite, progress=advance)
     except PROCESS_ERRORS as err:
         _fail(err)

@@ -127,8 +127,8 @@ class StoreSink:
         self.writer: StoreWriter | None = None
         self._overwrite = overwrite
         self.smoother = TrackSmoother.from_config(cfg.smoothing) if cfg.smoothing.enabled else None
-        done, self.complete_before = check_store(self.path, cfg, fingerprints, resume, force, overwrite)
-        if resume and done is not None:
+        self.done_before, self.complete_before = check_store(self.path, cfg, fingerprints, resume, force, overwrite)
+        if resume and self.done_before is not None:
             self.writer = StoreWriter.resume(self.path, config=result_config(cfg), fingerprints=fingerprints,
                                              force=force, flush_frames=cfg.store.flush_frames)
             with open_store(self.path) as store:
@@ -263,9 +263,13 @@ class Run:
         self.sink_args = dict(path=output_path(cfg), cfg=cfg, fingerprints=self.fingerprints,
                               source=source_info(self.source), joint_set=self.joint_set, resume=resume,
                               force=force, overwrite=overwrite)
-        self.done, self.complete = check_store(self.sink_args["path"], cfg, self.fingerprints, resume, force,
-                                               overwrite)
-        self.sink = StoreSink(**self.sink_args) if local else None   # Ray: the store worker opens it
+        if local:
+            self.sink = StoreSink(**self.sink_args)
+            self.done, self.complete = self.sink.done_before, self.sink.complete_before
+        else:       # Ray: the store worker opens it; check here, before any work
+            self.sink = None
+            self.done, self.complete = check_store(self.sink_args["path"], cfg, self.fingerprints, resume, force,
+                                                   overwrite)
         self.error: str | None = None
         self.by_index = self.source.kind != "folder" or getattr(self.pose.backend, "id_kind", None) == "index"
 

@@ -9,7 +9,7 @@
 
     with start_local_cluster(num_nodes=2, cpus_per_node=1) as cluster:   # real `ray start` nodes, for tests
         with ray_session(cluster.address) as info:
-            assert info["nodes"] == 2
+            info["nodes"]                      # 2
 
 What the embedded Ray switches off, and why (facts read in Ray 2.60's source):
 

@@ -17,6 +17,23 @@ from store_compare import FIELDS, assert_same_store, read_tracks
 from stream.store import open_store
 from stream.store_layout import StoreExistsError, StoreMismatchError
 
+class Interrupted(Exception):
+    pass
+
+
+def interrupt_after(cfg, frames: int) -> None:
+    """Run ``cfg`` locally and stop it (an exception from the progress callback) once ``frames`` are stored."""
+    stored = 0
+
+    def progress(count, people):
+        nonlocal stored
+        stored += count
+        if stored >= frames:
+            raise Interrupted
+    with pytest.raises(Interrupted):
+        run_local(cfg, progress=progress)
+
+
 def test_local_run_stores_every_frame_and_one_track_per_person(reference_store, pipeline_clip):
     from stream.demo import score_store
 
@@ -70,15 +87,7 @@ def test_local_run_equals_the_stages_run_frame_by_frame(reference_store, pipelin
 def test_interrupted_run_resumes_to_the_uninterrupted_store(reference_store, pipeline_config, pipeline_clip, tmp_path):
     cfg = pipeline_config(f"output={tmp_path / 'cut.zarr'}")
 
-    class Stop(Exception):
-        pass
-
-    def stop_after_16(frames, people, seen=[0]):
-        seen[0] += frames
-        if seen[0] >= 16:
-            raise Stop
-    with pytest.raises(Stop):
-        run_local(cfg, progress=stop_after_16)
+    interrupt_after(cfg, 16)
     with open_store(tmp_path / "cut.zarr") as store:
         assert 16 <= store.frames_done < pipeline_clip.frames and not store.complete
         done = store.frames_done
@@ -237,16 +246,8 @@ def test_smoothing_keeps_raw_values_and_resumes_exactly(reference_store, pipelin
     for t in tracks:
         np.testing.assert_array_equal(t.smooth_smpl_pose[0], t.smpl_pose[0])   # a track's first sample passes
 
-    class Stop(Exception):
-        pass
-
-    def stop_after_16(frames, people, seen=[0]):
-        seen[0] += frames
-        if seen[0] >= 16:
-            raise Stop
     cut = pipeline_config("smoothing.enabled=true", "smoothing.min_cutoff=0.5", f"output={tmp_path / 'cut.zarr'}")
-    with pytest.raises(Stop):
-        run_local(cut, progress=stop_after_16)
+    interrupt_after(cut, 16)
     resumed = run_local(cut, resume=True)
     with open_store(full.store) as a, open_store(resumed.store) as b:
         for t in a.track_ids():
