@@ -27,6 +27,7 @@ __all__ = ["BodySection", "CameraSection", "ConfigError", "ModelSection", "POSE_
 
 POSE_BACKENDS = ("rtmo", "mmpose", "precomputed")
 PoseBackendName = Literal["rtmo", "mmpose", "precomputed"]
+Precision = Literal["auto", "fp32", "bf16", "fp16"]   # auto = bf16 on CUDA, fp32 on CPU (stream.devices)
 
 
 def _need(section, name: str, ok: bool, expected: str) -> None:
@@ -45,6 +46,9 @@ class ModelSection:
     device: str = "auto"          # auto | cpu | cuda | cuda:N
     max_batch: int = 32           # person crops per forward pass, across frames (and videos)
     max_wait_ms: float = 20.0     # a partial batch runs after waiting this long for more crops
+    precision: Precision = "auto"  # auto | fp32 | bf16 | fp16: autocast of the network (body model in fp32)
+    crop_device: Literal["auto", "cpu", "gpu"] = "auto"   # auto = gpu when the model runs on CUDA
+    compile: bool = False         # torch.compile the network (falls back, with a logged reason, if it fails)
 
     def __post_init__(self):
         _need(self, "max_batch", isinstance(self.max_batch, int) and self.max_batch >= 1, "an int >= 1")
@@ -68,6 +72,7 @@ class Pose2DSection:
     batch_size: int = 8           # frames per forward pass
     device: str = "auto"
     score_threshold: float = 0.1  # rtmo: people scored below this are dropped
+    precision: Precision = "auto"  # auto | fp32 | bf16 | fp16: autocast of the network (decoding in fp32)
 
     def __post_init__(self):
         _need(self, "score_threshold", isinstance(self.score_threshold, (int, float)) and 0 <= self.score_threshold
@@ -118,8 +123,10 @@ class SmoothingSection:
 class RaySection:
     """Ray: embedded local instance by default; worker pools; bounded work in flight."""
     address: str = ""             # "" = start an embedded local Ray; else join this cluster (e.g. "auto")
-    num_pose_workers: int = 0     # 0 = from the resources Ray sees (one per GPU, else one)
-    num_mesh_workers: int = 0     # 0 = from the resources Ray sees (one per GPU, else one)
+    num_mesh_workers: int = 0     # 0 = one per GPU of the cluster (each also runs 2D pose), else one
+    num_pose_workers: int = 0     # 0 = none where there are GPUs (the mesh workers run 2D pose), else one
+    gpus_per_worker: float = 1.0  # GPU share each GPU worker asks for (0.5 = two workers per GPU)
+    placement_timeout_s: float = 60.0   # a worker not placed (or not started) by then stops the run
     max_frames_in_flight: int = 16   # decoded frames not yet written, per input; bounds memory
     max_inputs: int = 4           # `stream batch`: inputs processed at once (sharing the worker pools)
 
@@ -131,6 +138,10 @@ class RaySection:
         for name in ("max_frames_in_flight", "max_inputs"):
             value = getattr(self, name)
             _need(self, name, isinstance(value, int) and not isinstance(value, bool) and value >= 1, "an int >= 1")
+        _need(self, "gpus_per_worker", _positive(self.gpus_per_worker) and self.gpus_per_worker <= 1
+              or _positive(self.gpus_per_worker) and float(self.gpus_per_worker).is_integer(),
+              "a GPU share in (0, 1] or a whole number of GPUs")
+        _need(self, "placement_timeout_s", _positive(self.placement_timeout_s), "seconds > 0")
 
 
 @dataclass(frozen=True)
