@@ -6,6 +6,8 @@ Shapes: B people (crops), V mesh vertices. Inputs are per-person crops, see ``Cr
     CrowdNet(body, ModelConfig(backbone="small", input_size=128, heatmap_size=32, sigma=1.25,
                                focal=2500.0, depth_bins=4))   # the reduced CPU model (train.reduced)
 
+    model.for_inference(precision="bf16")  # BN folded; the network under bf16 autocast, SMPL in fp32
+
 Crops for any config come from ``stream.crops.crop_people(..., CropConfig(cfg.input_size, cfg.heatmap_size))``.
 """
 import copy
@@ -15,6 +17,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
+from nets.devices import DTYPES, autocast
 from nets.geometry import rot6d_to_axis_angle
 from nets.heads import Pose2Feat, PositionNet, RotationNet, gaussian_heatmaps
 from nets.joints import SMPL30
@@ -87,6 +90,7 @@ class CrowdNet(nn.Module):
         self.vposer = VPoserDecoder(latent_dim=config.latent_dim)
         self.body = body
         self.channels_last = False
+        self.precision = "fp32"   # "bf16" | "fp16": autocast of the network; geometry and SMPL stay fp32
 
     @classmethod
     def from_checkpoint(cls, path, body: nn.Module) -> "CrowdNet":
@@ -94,13 +98,18 @@ class CrowdNet(nn.Module):
         from nets.checkpoint import load_model
         return load_model(path, body)
 
-    def for_inference(self) -> "CrowdNet":
-        """A copy for fast inference: BatchNorm folded into the convs, channels-last memory.
+    def for_inference(self, precision: str = "fp32") -> "CrowdNet":
+        """A copy for fast inference: BatchNorm folded into the convs, channels-last memory, the network
+        under autocast to ``precision`` ("fp32", "bf16" or "fp16"; see ``nets.devices``).
 
-        Same outputs up to float rounding (the parity tests hold); its weights no longer load or
+        In fp32, same outputs up to float rounding (the parity tests hold); its weights no longer load or
         save as checkpoints, and it cannot train.
         """
+        if precision not in ("fp32", *DTYPES):
+            raise ValueError(f"precision {precision!r}: expected 'fp32' or one of {list(DTYPES)} "
+                             "(resolve 'auto' with nets.devices.resolve_precision)")
         fast = copy.deepcopy(self).eval()
+        fast.precision = precision
         fast.backbone.fuse_bn()
         fast.pose2feat.fuse_bn()
         fast.rotation_net.fuse_bn()
@@ -144,10 +153,17 @@ class CrowdNet(nn.Module):
         image, or None. With ``bbox`` the camera depth is scaled to the box (the official "render"
         camera, right for drawing on the image: focal ``config.focal`` image pixels, principal point at
         the box centre); without it every crop shares one reference depth.
+
+        With ``precision`` "bf16"/"fp16" the network runs under autocast and its outputs return to float32
+        before VPoser, the rotations, the camera and SMPL.
         """
-        feat = self.features(img, joints, joints_mask)
-        joint_coords, joint_score = self.position_net(feat)
-        root_6d, z, betas, cam_param = self.rotation_net(feat, joint_coords.detach(), joint_score.detach())
+        with autocast(img.device, self.precision):
+            feat = self.features(img, joints, joints_mask)
+            joint_coords, joint_score = self.position_net(feat)
+            root_6d, z, betas, cam_param = self.rotation_net(feat, joint_coords.detach(), joint_score.detach())
+        # float() returns the same tensor when it is float32 already: the fp32 path is unchanged
+        joint_coords, joint_score, root_6d, z, betas, cam_param = (
+            t.float() for t in (joint_coords, joint_score, root_6d, z, betas, cam_param))
         body_pose = self.vposer.decode_axis_angle(z).reshape(z.shape[0], -1)
         hands = body_pose.new_zeros(z.shape[0], 6)
         pose = torch.cat((rot6d_to_axis_angle(root_6d), body_pose, hands), dim=1)

@@ -9,7 +9,9 @@ from typing import Annotated, Optional
 
 import typer
 
-PROCESS_ERRORS = (OSError, ValueError, KeyError, ImportError, pickle.UnpicklingError)
+from stream.ray_setup import PlacementError
+
+PROCESS_ERRORS = (OSError, ValueError, KeyError, ImportError, pickle.UnpicklingError, PlacementError)
 
 
 def _fail(err: Exception) -> None:
@@ -70,8 +72,23 @@ def frame_total(inputs: list[str]) -> int | None:
 def _report(summary) -> None:
     typer.echo(f"{summary.frames} frames ({summary.processed} processed now), {summary.person_crops} people "
                f"regressed, {summary.tracks} tracks in {summary.seconds:.1f} s -> {summary.store}")
+    if summary.workers:
+        typer.echo(f"workers: {describe_workers(summary.workers)}")
     for error in summary.errors:
         typer.secho(f"recorded error at frame {error['frame']}: {error['message']}", fg=typer.colors.YELLOW, err=True)
+
+
+def describe_workers(workers) -> str:
+    """'2 mesh (GPU 0, GPU 1; cuda), 1 pose (CPU) on 1 node': what ran where."""
+    parts = []
+    for kind in ("mesh", "pose"):
+        mine = [w for w in workers if w["kind"] == kind]
+        if mine:
+            gpus = [f"GPU {','.join(w['gpu_ids'])}" for w in mine if w["gpu_ids"]]
+            devices = sorted({w["device"] for w in mine if "device" in w})
+            where = "; ".join([", ".join(gpus) or "CPU", *devices])
+            parts.append(f"{len(mine)} {kind} ({where})")
+    return f"{', '.join(parts)} on {len({w['node'] for w in workers})} node(s)"
 
 
 OVERRIDE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*=")   # key=value; a URL's "=" comes after "://"

@@ -127,6 +127,7 @@ class RaySection:
     num_pose_workers: int = 0     # 0 = none where there are GPUs (the mesh workers run 2D pose), else one
     gpus_per_worker: float = 1.0  # GPU share each GPU worker asks for (0.5 = two workers per GPU)
     placement_timeout_s: float = 60.0   # a worker not placed (or not started) by then stops the run
+    num_gpus: int | None = None   # embedded Ray only: GPUs it offers; None = those Ray detects
     max_frames_in_flight: int = 16   # decoded frames not yet written, per input; bounds memory
     max_inputs: int = 4           # `stream batch`: inputs processed at once (sharing the worker pools)
 
@@ -142,6 +143,10 @@ class RaySection:
               or _positive(self.gpus_per_worker) and float(self.gpus_per_worker).is_integer(),
               "a GPU share in (0, 1] or a whole number of GPUs")
         _need(self, "placement_timeout_s", _positive(self.placement_timeout_s), "seconds > 0")
+        _need(self, "num_gpus", self.num_gpus is None or isinstance(self.num_gpus, int) and self.num_gpus >= 0,
+              "null (what Ray detects) or an int >= 0")
+        _need(self, "num_gpus", self.num_gpus is None or not self.address,
+              f"null when joining a cluster (ray.address={self.address!r}): its nodes say what GPUs they have")
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,9 @@
 The steps and numbers follow the official demo (``demo/demo.py`` of the 3DCrowdNet release):
 pelvis/neck from hips/shoulders, joints valid above a 0.1 score, weak and duplicate poses dropped,
 a box around the valid joints ×1.2, clipped, squared and ×1.25, a cv2 affine warp, joints moved to
-the heatmap and the 30-joint superset, joints outside the crop masked. One deliberate difference:
+the heatmap and the 30-joint superset, joints outside the crop masked. ``warp_crops`` is the same warp
+in torch (one ``grid_sample`` per frame, on any device), for ``crop_people(..., warp=False)``'s affines.
+One deliberate difference:
 the official duplicate test also drops a pose that shares no valid joint with an earlier one (its
 difference list is then empty); such poses cannot be duplicates and are kept here.
 """
@@ -11,6 +13,8 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+import torch
+import torch.nn.functional as F
 
 from nets.joints import add_pelvis_neck, joint_names, to_superset
 
@@ -93,14 +97,15 @@ def crop_transforms(bbox: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray
 
 
 def crop_people(image_rgb: np.ndarray, poses: list[np.ndarray], joint_set: str,
-                config: CropConfig = CropConfig()) -> dict[str, np.ndarray]:
+                config: CropConfig = CropConfig(), warp: bool = True) -> dict[str, np.ndarray]:
     """Model inputs for every kept person of one image, stacked along the first axis.
 
     image_rgb (H,W,3) uint8; poses: per person (K,3) x, y, score in ``joint_set``.
     Returns ``index`` (N,) kept input positions, ``img`` (N,3,S,S) float32 in [0,1], ``joints``
     (N,30,3) heatmap pixels + score, ``joints_mask`` (N,30,1), ``bbox`` (N,4) the crop box, and the
     intermediate ``bbox_tight``, ``img2bb_trans``, ``bb2img_trans``, ``joints_valid``, ``kpts`` (N,K',3)
-    with pelvis and neck, ``kpts_valid`` (N,K',1).
+    with pelvis and neck, ``kpts_valid`` (N,K',1). With ``warp=False`` there is no ``img`` (only the
+    image's size is read): ``warp_crops(image, out["bb2img_trans"], S)`` makes it elsewhere.
     """
     height, width = image_rgb.shape[:2]
     size, hm = config.input_size, config.heatmap_size
@@ -113,7 +118,6 @@ def crop_people(image_rgb: np.ndarray, poses: list[np.ndarray], joint_set: str,
         if bbox is None:
             continue
         img2bb, bb2img = crop_transforms(bbox, size)
-        crop = cv2.warpAffine(image_rgb, img2bb, (size, size), flags=cv2.INTER_LINEAR)
         joints = kpts.copy()
         xy1 = np.concatenate((kpts[:, :2], np.ones_like(kpts[:, :1])), axis=1)
         joints[:, :2] = (img2bb @ xy1.T).T * (hm / size)
@@ -122,11 +126,41 @@ def crop_people(image_rgb: np.ndarray, poses: list[np.ndarray], joint_set: str,
         valid30[joints30[:, 2] <= POSE_THRESHOLD] = 0
         inside = (joints30[:, 0] >= 0) & (joints30[:, 0] < hm) & (joints30[:, 1] >= 0) & (joints30[:, 1] < hm)
         rows.append(dict(
-            index=i, img=crop.astype(np.float32).transpose(2, 0, 1) / 255, joints=joints30.astype(np.float32),
+            index=i, joints=joints30.astype(np.float32),
             joints_mask=valid30 * inside[:, None].astype(np.float32), bbox=bbox, bbox_tight=tight,
             img2bb_trans=img2bb, bb2img_trans=bb2img, joints_valid=valid30, kpts=kpts, kpts_valid=valid))
+        if warp:
+            crop = cv2.warpAffine(image_rgb, img2bb, (size, size), flags=cv2.INTER_LINEAR)
+            rows[-1]["img"] = crop.astype(np.float32).transpose(2, 0, 1) / 255
     num_kpts = len(add_pelvis_neck(np.zeros((len(joint_names(joint_set)), 3)), joint_set)[1])
-    return _stack(rows, size, num_kpts)
+    out = _stack(rows, size, num_kpts)
+    return out if warp else {k: v for k, v in out.items() if k != "img"}
+
+
+def warp_crops(frame: torch.Tensor, bb2img, size: int) -> torch.Tensor:
+    """(H,W,3) uint8 image on any device, (N,2,3) crop->image affines -> (N,3,size,size) float32 in [0,1].
+
+    Channels stay in the frame's order. Crop pixel (u, v) is the bilinear sample at image point
+    ``bb2img @ (u, v, 1)``, pixel centres at integer coordinates, zeros outside the image: the
+    ``cv2.warpAffine(frame, img2bb, (size, size))`` of ``crop_people`` (INTER_LINEAR, constant 0 border)
+    without its 1/32-pixel positions and uint8 rounding. One ``grid_sample`` for all N crops.
+    """
+    height, width = frame.shape[:2]
+    affine = torch.as_tensor(bb2img, dtype=torch.float32).to(frame.device, non_blocking=True)
+    if not len(affine):
+        return torch.zeros((0, 3, size, size), device=frame.device)
+    # crop pixels -> grid_sample's [-1, 1] image coordinates: x -> (2x + 1) / W - 1 after the affine
+    # (align_corners=False: -1 and 1 are the image's outer edges, pixel centres in between)
+    scale = torch.tensor([[2.0 / width], [2.0 / height]], device=frame.device)
+    to_grid = affine * scale
+    to_grid[:, :, 2] += scale[:, 0] / 2 - 1
+    ramp = torch.arange(size, dtype=torch.float32, device=frame.device)
+    u, v, m = ramp[None, None, :, None], ramp[None, :, None, None], to_grid[:, None, None]
+    grid = u * m[..., 0] + v * m[..., 1] + m[..., 2]          # (N,S,S,2): to_grid @ (u, v, 1)
+    image = frame.permute(2, 0, 1)[None].float()
+    crops = F.grid_sample(image, grid.reshape(1, -1, size, 2), mode="bilinear", padding_mode="zeros",
+                          align_corners=False)               # all crops stacked along the height: (1,3,N*S,S)
+    return crops.div_(255).reshape(3, -1, size, size).transpose(0, 1).contiguous()
 
 
 def _stack(rows: list[dict], size: int, num_kpts: int) -> dict[str, np.ndarray]:
@@ -137,4 +171,6 @@ def _stack(rows: list[dict], size: int, num_kpts: int) -> dict[str, np.ndarray]:
                  kpts_valid=((0, num_kpts, 1), np.float32))
     if not rows:
         return {k: np.zeros(shape, dtype) for k, (shape, dtype) in empty.items()}
+    if "img" not in rows[0]:
+        empty.pop("img")
     return {k: np.stack([np.asarray(r[k]) for r in rows]).astype(empty[k][1]) for k in empty}

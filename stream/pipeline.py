@@ -14,13 +14,14 @@ tracking only, no mesh) so track IDs continue exactly as in an uninterrupted run
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 
 from nets.assets import SOURCES, missing_asset
+from nets.devices import resolve_device, resolve_precision
 from stream.assets import crowdmesh_home, sha256_file
 from stream.config import PipelineConfig, to_dict
 from stream.frames import Frame, FrameSource, FrameSourceError
@@ -46,11 +47,7 @@ class RunSummary:
     tracks: int
     errors: list          # the store's recorded errors
     seconds: float
-
-
-def resolve_device(name: str) -> str:
-    import torch
-    return ("cuda" if torch.cuda.is_available() else "cpu") if name == "auto" else name
+    workers: tuple = ()   # Ray: where each worker ran (kind, node, pid, gpu_ids, device)
 
 
 def asset_paths(cfg: PipelineConfig, home: Path | None = None) -> dict[str, Path]:
@@ -70,20 +67,27 @@ def asset_paths(cfg: PipelineConfig, home: Path | None = None) -> dict[str, Path
 
 
 def load_mesh_stage(cfg: PipelineConfig, joint_set: str, paths: dict[str, Path] | None = None) -> MeshStage:
-    """The body model and 3DCrowdNet from ``asset_paths``, BN folded for inference, on ``model.device``."""
+    """The body model and 3DCrowdNet from ``asset_paths``, BN folded for inference, on ``model.device`` in
+    ``model.precision``, compiled when ``model.compile``."""
     from nets.body import BodyModel
     from nets.checkpoint import load_model
     paths = paths or asset_paths(cfg)
     body = BodyModel.from_files(paths["smpl"], paths["joint_regressor_extra"])
+    device = resolve_device(cfg.model.device)
     model = load_model(paths["checkpoint"], body).for_inference()
-    return MeshStage(model, joint_set, max_batch=cfg.model.max_batch, device=resolve_device(cfg.model.device))
+    crops = cfg.model.crop_device
+    if crops == "auto":    # crops warped where the model runs when that is a GPU
+        crops = "gpu" if str(device).startswith("cuda") else "cpu"
+    return MeshStage(model, joint_set, max_batch=cfg.model.max_batch, device=device, crop_device=crops,
+                     precision=resolve_precision(cfg.model.precision, device), compile=cfg.model.compile)
 
 
 def load_pose_stage(cfg: PipelineConfig) -> PoseStage:
     from stream.pose2d import make_backend
     p = cfg.pose2d
     backend = make_backend(p.backend, checkpoint=p.checkpoint or "rtmo-l_body7", config=p.config or None,
-                           poses=p.poses or None, device=resolve_device(p.device), batch_size=p.batch_size,
+                           poses=p.poses or None, device=resolve_device(p.device), precision=p.precision,
+                           batch_size=p.batch_size,
                            score_threshold=p.score_threshold)
     return PoseStage(backend)
 
@@ -253,7 +257,10 @@ class Run:
             raise ValueError("no input: pass a video file, an image folder, '-' (stdin) or a stream URL")
         self.cfg = cfg
         self.source = FrameSource(cfg.input)
-        self.pose = pose or load_pose_stage(cfg)    # `stream batch` shares one among inputs with one pose setup
+        # `stream batch` shares one among inputs with one pose setup; Ray's driver needs only its joint set, so
+        # it loads the weights on the CPU (the workers hold the GPUs)
+        on_cpu = replace(cfg, pose2d=replace(cfg.pose2d, device="cpu", precision="fp32"))
+        self.pose = pose or load_pose_stage(cfg if local else on_cpu)
         self.joint_set = self.pose.joint_set
         self.paths = asset_paths(cfg)
         self.mesh = load_mesh_stage(cfg, self.joint_set, self.paths) if local else None

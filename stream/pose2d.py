@@ -107,8 +107,9 @@ def as_bgr8(frame, name: str = "frame") -> np.ndarray:
 
 
 def make_backend(name: str, *, checkpoint=None, config=None, poses=None, device: str = "auto",
-                 batch_size: int = 8, score_threshold: float = 0.1) -> PoseBackend:
-    """Build a backend by name.
+                 precision: str = "auto", batch_size: int = 8, score_threshold: float = 0.1) -> PoseBackend:
+    """Build a backend by name; ``precision`` ("auto" | "fp32" | "bf16" | "fp16", ``nets.devices``) is the
+    network's autocast in the rtmo and mmpose backends.
 
     - ``rtmo``: native RTMO; ``checkpoint`` = an mmpose RTMO ``.pth`` (path or known asset name).
     - ``mmpose``: any mmpose bottom-up model; ``config`` = mmpose config file, ``checkpoint`` = its weights
@@ -117,14 +118,15 @@ def make_backend(name: str, *, checkpoint=None, config=None, poses=None, device:
     """
     if name == "rtmo":
         from stream.pose_rtmo import RtmoBackend
-        return RtmoBackend(checkpoint, device=device, batch_size=batch_size, score_thr=score_threshold)
+        return RtmoBackend(checkpoint, device=device, precision=precision, batch_size=batch_size,
+                           score_thr=score_threshold)
     if name == "mmpose":
         from stream.assets import ASSETS, resolve_asset
         from stream.pose_mmpose import MmposeBackend
         if checkpoint is not None and str(checkpoint) in ASSETS:  # a known name: its weights and its config
             config = config or ASSETS[str(checkpoint)].mmpose_config
             checkpoint = resolve_asset(checkpoint)
-        return MmposeBackend(config, checkpoint, device=device, batch_size=batch_size)
+        return MmposeBackend(config, checkpoint, device=device, precision=precision, batch_size=batch_size)
     if name == "precomputed":
         from stream.poses_io import PrecomputedPoses
         return PrecomputedPoses.from_file(poses)

@@ -7,6 +7,8 @@ Needs mmpose 1.3.2 with mmcv 2.1.0, which ``scripts/install_mmpose.sh`` installs
 
 ``config`` is an mmpose config file, or a path under the installed package's ``.mim/configs``
 (``body_2d_keypoint/rtmo/body7/rtmo-l_16xb16-600e_body7-640x640.py``); ``checkpoint`` is its weights.
+``precision`` ("auto" | "fp32" | "bf16" | "fp16", ``nets.devices``) wraps mmpose's ``test_step`` in autocast,
+as mmengine's test loop does for mixed precision (so mmpose's decoding runs under it too).
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from typing import Sequence
 
 import numpy as np
 
+from nets.devices import autocast, resolve_device, resolve_precision
 from nets.joints import joint_names
 from stream.pose2d import FramePoses, as_bgr8, keypoint_box
 
@@ -106,18 +109,10 @@ def resolve_config(config) -> Path:
                             "e.g. body_2d_keypoint/rtmo/body7/rtmo-l_16xb16-600e_body7-640x640.py")
 
 
-def resolve_device(device: str) -> str:
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
-
-
 class MmposeBackend:
     """A PoseBackend running an mmpose bottom-up model: BGR frames in, one FramePoses per frame out."""
 
-    def __init__(self, config, checkpoint, *, device: str = "auto", batch_size: int = 8):
+    def __init__(self, config, checkpoint, *, device: str = "auto", precision: str = "auto", batch_size: int = 8):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         init_model, Compose, pseudo_collate = import_mmpose()
@@ -130,8 +125,10 @@ class MmposeBackend:
                                     f"weights that go with the config {config.name}")
         import torch
 
+        self.device = resolve_device(device)
+        self.precision = resolve_precision(precision, self.device)
         with torch.serialization.safe_globals(_numpy_safe_globals()):
-            self.model = init_model(str(config), str(Path(checkpoint).expanduser()), device=resolve_device(device))
+            self.model = init_model(str(config), str(Path(checkpoint).expanduser()), device=str(self.device))
         meta = self.model.dataset_meta
         name = meta.get("dataset_name")
         if name not in JOINT_SETS or meta.get("num_keypoints") != len(joint_names(JOINT_SETS[name])):
@@ -154,7 +151,7 @@ class MmposeBackend:
         data = [self.pipeline(dict(img=as_bgr8(f, f"frame {i}"), **self.model.dataset_meta))
                 for f, i in zip(frames, frame_ids)]
         out = []
-        with torch.no_grad():
+        with torch.no_grad(), autocast(self.device, self.precision):
             for start in range(0, len(data), self.batch_size):
                 samples = self.model.test_step(self.collate(data[start:start + self.batch_size]))
                 out += [self._poses(s.pred_instances) for s in samples]

@@ -1,7 +1,10 @@
 """Native RTMO as a 2D pose backend: mmpose's test-time letterbox, batched forward, back to image pixels.
 
-    backend = RtmoBackend("rtmo-l_body7.pth", batch_size=8)
+    backend = RtmoBackend("rtmo-l_body7.pth", batch_size=8)   # precision="auto": bf16 on CUDA, fp32 on CPU
     poses = backend([bgr0, bgr1], frame_ids=[0, 1])      # list of FramePoses, joint set from the file
+
+The network runs under autocast to ``precision`` (``nets.devices``); its raw maps return to float32 before
+decoding (candidates, NMS, DCC), which always runs in fp32.
 """
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ import cv2
 import numpy as np
 import torch
 
+from nets.devices import autocast, resolve_device, resolve_precision
 from nets.rtmo import RTMO
 from stream.assets import resolve_asset
 from stream.pose2d import FramePoses, as_bgr8
@@ -79,19 +83,16 @@ def to_image(points: np.ndarray, centre: np.ndarray, scale: float, size: int) ->
     return points.astype(np.float64) / size * scale + centre - 0.5 * scale
 
 
-def resolve_device(device: str) -> torch.device:
-    return torch.device(("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device)
-
-
 class RtmoBackend:
     """Bottom-up 2D pose with native RTMO; frames go through the network ``batch_size`` at a time."""
 
-    def __init__(self, checkpoint, *, device: str = "auto", batch_size: int = 8, score_thr: float = 0.1,
-                 nms_thr: float = 0.65, fuse: bool = True):
+    def __init__(self, checkpoint, *, device: str | torch.device = "auto", precision: str = "auto",
+                 batch_size: int = 8, score_thr: float = 0.1, nms_thr: float = 0.65, fuse: bool = True):
         if checkpoint is None:
             raise FileNotFoundError("the rtmo backend needs --checkpoint: an mmpose RTMO .pth file or a known "
                                     "name (list them with `stream assets`)")
         self.device = resolve_device(device)
+        self.precision = resolve_precision(precision, self.device)
         model = RTMO.from_checkpoint(resolve_asset(checkpoint))  # a path or a known name
         self.model = (model.fuse() if fuse else model).to(self.device)
         self.size = model.config.input_size
@@ -115,7 +116,10 @@ class RtmoBackend:
     @torch.inference_mode()
     def _batch(self, boxed: list[tuple]) -> list[tuple]:
         x = torch.from_numpy(np.stack([b[0] for b in boxed])).to(self.device).permute(0, 3, 1, 2).float()
-        people = self.model.predict(x, self.score_thr, self.nms_thr)
+        with autocast(self.device, self.precision):
+            raw = self.model(x)
+        raw = {name: [m.float() for m in maps] for name, maps in raw.items()}
+        people = self.model.head.decode(raw, x.shape[2:], self.score_thr, self.nms_thr)
         return [(inst, *b) for inst, b in zip(people, boxed)]
 
     def to_frame_poses(self, inst, _input, centre, scale) -> FramePoses:

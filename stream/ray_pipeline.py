@@ -24,29 +24,38 @@ import threading
 import time
 import uuid
 from collections import deque
+from dataclasses import replace
 
 import numpy as np
 import ray
 
 from stream.config import PipelineConfig, to_dict
+from stream.ray_setup import PlacementError
 from stream.pipeline import Run, RunSummary, StoreSink, frame_ids, load_mesh_stage, load_pose_stage, summarize
 from stream.stages import TrackStage, concat_jobs, split_rows
 
 log = logging.getLogger(__name__)
 
-__all__ = ["MeshWorker", "Pools", "PoseWorker", "StoreWorker", "TrackWorker", "run_many", "run_ray",
-           "worker_resources"]
+__all__ = ["MeshWorker", "PlacementError", "Pools", "PoseWorker", "StoreWorker", "TrackWorker", "run_many",
+           "run_ray", "start_workers", "worker_resources"]
 
 
 class PoseWorker:
-    """``stream.stages.PoseStage`` in an actor; frames arrive as separate arguments (resolved by Ray)."""
+    """2D pose in an actor: ``stream.stages.PoseStage`` per pose setup (loaded at its first use); frames arrive
+    as separate arguments (resolved by Ray)."""
 
-    def __init__(self, cfg: PipelineConfig, threads: int):
+    def __init__(self, threads: int):
         _set_threads(threads)
-        self.stage = load_pose_stage(cfg)
+        self.pose_stages: dict = {}
 
-    def poses(self, ids: list, *frames):
-        return self.stage(frames, ids)
+    def ready(self, cfg: PipelineConfig | None = None) -> dict:
+        """Loads ``cfg``'s pose stage (so a worker that cannot start fails here); where and what it runs on."""
+        if cfg is not None:
+            pose_stage(self.pose_stages, cfg)
+        return _placement("pose")
+
+    def poses(self, cfg: PipelineConfig, ids: list, *frames):
+        return pose_stage(self.pose_stages, cfg)(frames, ids)
 
 
 class TrackWorker:
@@ -65,7 +74,10 @@ class MeshWorker:
 
     A call crops its frames (in one thread), queues the crops and waits; a batching task runs the model (in
     another thread, so cropping goes on meanwhile) on queued calls once they hold ``max_batch`` crops (a call
-    that would go over waits for the next pass) or the oldest has waited ``max_wait_ms``.
+    that would go over waits for the next pass) or the oldest has waited ``max_wait_ms``. Where the cluster has
+    GPUs a mesh worker holds one (or ``ray.gpus_per_worker`` of one) and also serves ``poses`` in a third
+    thread: 2D pose and mesh share the process, so one CUDA context per GPU and no GPU time-slicing
+    between processes.
     """
 
     def __init__(self, cfg: PipelineConfig, joint_set: str, paths: dict, threads: int):
@@ -74,10 +86,21 @@ class MeshWorker:
         self.stage = load_mesh_stage(cfg, joint_set, paths)
         self.max_batch, self.max_wait = cfg.model.max_batch, cfg.model.max_wait_ms / 1000.0
         self.queue: asyncio.Queue | None = None
-        self._crop_thread, self._model_thread = ThreadPoolExecutor(1), ThreadPoolExecutor(1)
+        self.pose_stages: dict = {}
+        self._crop_thread, self._model_thread, self._pose_thread = (ThreadPoolExecutor(1) for _ in range(3))
 
     async def pid(self) -> int:
         return os.getpid()
+
+    async def ready(self, cfg: PipelineConfig | None = None) -> dict:
+        if cfg is not None:
+            await asyncio.get_running_loop().run_in_executor(self._pose_thread, pose_stage, self.pose_stages, cfg)
+        return {**_placement("mesh"), "device": str(self.stage.device)}
+
+    async def poses(self, cfg: PipelineConfig, ids: list, *frames):
+        stage = await asyncio.get_running_loop().run_in_executor(self._pose_thread, pose_stage, self.pose_stages,
+                                                                 cfg)
+        return await asyncio.get_running_loop().run_in_executor(self._pose_thread, stage, frames, ids)
 
     async def meshes(self, indices: list[int], positions: list[int], tracked: list, *frames) -> list[dict]:
         """Mesh rows of frames ``indices`` (images ``frames``; their people at ``positions`` of ``tracked``)."""
@@ -152,60 +175,151 @@ def _set_threads(threads: int) -> None:
     torch.set_num_threads(max(1, threads))
 
 
+def pose_stage(stages: dict, cfg: PipelineConfig):
+    """The pose stage of ``cfg.pose2d`` from a worker's ``stages``, loaded there at its first use."""
+    if cfg.pose2d not in stages:
+        stages[cfg.pose2d] = load_pose_stage(cfg)
+    return stages[cfg.pose2d]
+
+
+def _placement(kind: str) -> dict:
+    """Where this worker runs: its kind, node, process and the GPU ids Ray gave it."""
+    context = ray.get_runtime_context()
+    return {"kind": kind, "node": context.get_node_id(), "pid": os.getpid(),
+            "gpu_ids": [str(i) for i in ray.get_gpu_ids()]}
+
+
 def worker_resources(cfg: PipelineConfig) -> dict:
-    """Pool sizes and per-worker resources from config, else from the resources Ray sees: one pose and
-    one mesh worker per GPU (a whole GPU each), or one of each sharing the CPUs. Pose and mesh workers
-    together reserve at most the cluster's CPUs (fractions where there are fewer CPUs than workers), so
-    every worker gets scheduled; each uses ``threads`` torch threads."""
-    resources = ray.cluster_resources()
-    gpus, cpus = int(resources.get("GPU", 0)), float(resources.get("CPU", 1))
-    n_pose = cfg.ray.num_pose_workers or max(gpus, 1)
-    n_mesh = cfg.ray.num_mesh_workers or max(gpus, 1)
-    share = cpus / (n_pose + n_mesh)
-    return {"pose": n_pose, "mesh": n_mesh, "num_gpus": 1.0 if gpus else 0.0, "num_cpus": min(1.0, share),
-            "threads": max(1, int(share))}
+    """Pool sizes and per-worker resources from config and the nodes Ray sees.
+
+    With GPUs: ``ray.num_mesh_workers`` (0 = one per ``ray.gpus_per_worker`` share of every GPU) mesh workers,
+    each holding that GPU share and running 2D pose too, unless ``ray.num_pose_workers`` asks for separate pose
+    workers (which then hold a share each as well). GPU workers reserve at most the CPUs of the GPU nodes.
+    Without GPUs: one pose and one mesh worker (or as configured) sharing the CPUs. Every worker uses
+    ``threads`` torch threads.
+    """
+    nodes = [n["Resources"] for n in ray.nodes() if n["Alive"]]
+    gpus, cpus = sum(n.get("GPU", 0) for n in nodes), sum(n.get("CPU", 0) for n in nodes)
+    share = float(cfg.ray.gpus_per_worker)
+    if gpus:
+        n_mesh = cfg.ray.num_mesh_workers or max(1, int(gpus / share + 1e-9))
+        n_pose = cfg.ray.num_pose_workers
+        # the GPU workers land on GPU nodes only: split each GPU node's CPUs among its share of them
+        cpu = min(n.get("CPU", 0) / ((n_mesh + n_pose) * n["GPU"] / gpus) for n in nodes if n.get("GPU"))
+    else:
+        n_mesh, n_pose = cfg.ray.num_mesh_workers or 1, cfg.ray.num_pose_workers or 1
+        cpu = cpus / (n_pose + n_mesh)
+    return {"pose": n_pose, "mesh": n_mesh, "num_gpus": share if gpus else 0.0, "num_cpus": min(1.0, cpu),
+            "threads": max(1, int(cpu)), "nodes": nodes}
+
+
+def _fits(count: int, ask: dict, nodes: list[dict]) -> bool:
+    """Could ``count`` workers asking ``ask`` (resource -> amount) be placed on ``nodes``' total resources?"""
+    free = [dict(n) for n in nodes]
+    for _ in range(count):
+        node = next((n for n in free if all(n.get(k, 0) + 1e-9 >= v for k, v in ask.items())), None)
+        if node is None:
+            return False
+        for k, v in ask.items():
+            node[k] -= v
+    return True
+
+
+def start_workers(make, count: int, kind: str, opts: dict, nodes: list[dict], timeout_s: float,
+                  cfg: PipelineConfig | None = None) -> tuple[list, list[dict]]:
+    """``count`` actors from ``make(i)`` placed and started within ``timeout_s`` -> (actors, their placements).
+
+    An impossible request fails at once, one not placed or started in time (resources held by others, a slow
+    or hung start) after ``timeout_s``, and a worker that dies while starting (CUDA out of memory, no
+    driver) with its own error: each as a PlacementError naming the resources asked and what the cluster has.
+    """
+    ask = {k: v for k, v in (("CPU", opts.get("num_cpus", 0)), ("GPU", opts.get("num_gpus", 0))) if v}
+    have = ", ".join(f"node {i}: {n.get('CPU', 0):g} CPU, {n.get('GPU', 0):g} GPU" for i, n in enumerate(nodes))
+    what = (f"{count} {kind} worker(s) asking for {ask.get('GPU', 0):g} GPU and {ask.get('CPU', 0):g} CPU each; "
+            f"the cluster has {have}")
+    fix = ("set ray.num_mesh_workers / ray.num_pose_workers / ray.gpus_per_worker (e.g. ray.gpus_per_worker=0.5 "
+           "puts two workers on a GPU), or add resources")
+    if not _fits(count, ask, nodes):
+        raise PlacementError(f"cannot place {what}; {fix}")
+    actors = [make(i) for i in range(count)]
+    refs = [a.ready.remote(cfg) for a in actors]
+    done, waiting = ray.wait(refs, num_returns=len(refs), timeout=timeout_s)
+    try:
+        if waiting:
+            raise PlacementError(f"{len(waiting)} of {what} were not placed or not started within {timeout_s:g} s "
+                                 f"(ray.placement_timeout_s; free now: {_free()}); {fix}")
+        try:
+            return actors, ray.get(done)
+        except ray.exceptions.RayActorError as err:
+            raise PlacementError(f"a {kind} worker died while starting: {_cause(err)}") from None
+        except ray.exceptions.RayTaskError as err:
+            raise PlacementError(f"a {kind} worker could not start: {_cause(err)}") from None
+    except PlacementError:
+        for actor in actors:
+            ray.kill(actor)
+        raise
+
+
+def _free() -> str:
+    free = ray.available_resources()
+    return f"{free.get('CPU', 0):g} CPU, {free.get('GPU', 0):g} GPU"
+
+
+def _cause(err: Exception) -> str:
+    """The last line of a worker's error: the exception that stopped it."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    return lines[-1] if lines else type(err).__name__
 
 
 class Pools:
     """Pose and mesh worker pools shared by every input of a run, so mesh batches mix frames of all inputs.
 
-    Inputs with the same 2D-pose settings share pose workers (precomputed poses differ per input and get
-    their own); all inputs must use one mesh model.
+    Where there are GPUs and no separate pose workers, the mesh workers serve 2D pose too. Precomputed poses
+    only read a file: their own workers reserve nothing. All inputs must use one mesh model. ``workers`` lists
+    where every worker runs (kind, node, pid, GPU ids, device).
     """
 
     def __init__(self, cfg: PipelineConfig):
         self.res = worker_resources(cfg)
         self.opts = dict(num_gpus=self.res["num_gpus"], num_cpus=self.res["num_cpus"], max_restarts=-1,
                          max_task_retries=-1)
-        self._pose: dict[str, list] = {}
+        self.timeout_s = cfg.ray.placement_timeout_s
+        self._pose: dict[bool, list] = {}      # precomputed? -> pool
         self._mesh: dict[str, list] = {}
+        self.workers: list[dict] = []
         self.run_id = uuid.uuid4().hex[:8]
         self._lock = threading.Lock()      # inputs' driver threads ask for pools at once
 
-    def pose(self, cfg: PipelineConfig) -> list:
-        key = json.dumps(to_dict(cfg.pose2d), sort_keys=True)
-        # precomputed poses (one pool per poses file) only read a file: no CPU or GPU reserved
-        opts = {**self.opts, "num_cpus": 0, "num_gpus": 0} if cfg.pose2d.backend == "precomputed" else self.opts
+    def pose(self, run: Run) -> list:
+        precomputed = run.cfg.pose2d.backend == "precomputed"
+        if not precomputed and not self.res["pose"]:
+            return self.mesh(run)
+        opts = {**self.opts, "num_cpus": 0, "num_gpus": 0} if precomputed else self.opts
         with self._lock:
-            if key not in self._pose:
-                self._pose[key] = [ray.remote(PoseWorker).options(**opts).remote(cfg, self.res["threads"])
-                                   for _ in range(self.res["pose"])]
-            return self._pose[key]
+            if precomputed not in self._pose:
+                self._pose[precomputed] = self._start(
+                    lambda i: ray.remote(PoseWorker).options(**opts).remote(self.res["threads"]),
+                    max(1, self.res["pose"]), "pose", opts, run.cfg)
+            return self._pose[precomputed]
 
     def mesh(self, run: Run) -> list:
         key = json.dumps([str(run.paths[k]) for k in sorted(run.paths)] + [run.joint_set, to_dict(run.cfg.model)])
         with self._lock:
-            return self._mesh_pool(key, run)
+            if key not in self._mesh:
+                if self._mesh:
+                    raise ValueError(f"input {run.cfg.input}: a run uses one mesh model; this input asks for "
+                                     "another (model.*, body.* or its joint set differ from the first input's)")
+                serves_pose = run.cfg.pose2d.backend != "precomputed" and not self.res["pose"]
+                self._mesh[key] = self._start(
+                    lambda i: ray.remote(MeshWorker).options(name=f"crowdmesh-mesh-{self.run_id}-{i}", **self.opts)
+                    .remote(run.cfg, run.joint_set, run.paths, self.res["threads"]),
+                    self.res["mesh"], "mesh", self.opts, run.cfg if serves_pose else None)
+            return self._mesh[key]
 
-    def _mesh_pool(self, key: str, run: Run) -> list:
-        if key not in self._mesh:
-            if self._mesh:
-                raise ValueError(f"input {run.cfg.input}: a run uses one mesh model; this input asks for another "
-                                 "(model.*, body.* or its joint set differ from the first input's)")
-            self._mesh[key] = [ray.remote(MeshWorker).options(name=f"crowdmesh-mesh-{self.run_id}-{i}", **self.opts)
-                               .remote(run.cfg, run.joint_set, run.paths, self.res["threads"])
-                               for i in range(self.res["mesh"])]
-        return self._mesh[key]
+    def _start(self, make, count: int, kind: str, opts: dict, cfg: PipelineConfig | None) -> list:
+        actors, placed = start_workers(make, count, kind, opts, self.res["nodes"], self.timeout_s, cfg)
+        self.workers += placed
+        return actors
 
     def kill(self) -> None:
         for actor in (a for pool in (*self._pose.values(), *self._mesh.values()) for a in pool):
@@ -238,7 +352,7 @@ def run_many(cfgs: list[PipelineConfig], *, resume: bool = False, force: bool = 
         runs.append(Run(cfg, resume=resume, force=force, overwrite=overwrite, local=False, pose=poses.get(key)))
         poses[key] = runs[-1].pose
     if not ray.is_initialized():     # a caller (a test) may have started or joined Ray already
-        init_ray(cfgs[0].ray.address)
+        init_ray(cfgs[0].ray.address, num_gpus=cfgs[0].ray.num_gpus)
     pools = Pools(cfgs[0])
     lock = threading.Lock()
 
@@ -266,7 +380,7 @@ def _drive(run: Run, pools: Pools, progress) -> RunSummary:
     path, start = run.sink_args["path"], run.done or 0
     if run.complete:
         return summarize(path, 0, 0, start_time)
-    pose_pool, mesh_pool = pools.pose(cfg), pools.mesh(run)
+    pose_pool, mesh_pool = pools.pose(run), pools.mesh(run)
     tracker = None     # made at the first frame, when a live input's frame rate is known
     store = ray.remote(StoreWorker).options(num_cpus=0).remote(run.sink_args)
     in_flight: deque = deque()
@@ -275,7 +389,7 @@ def _drive(run: Run, pools: Pools, progress) -> RunSummary:
     try:
         for b, batch in enumerate(run.frames()):
             refs = [ray.put(f.bgr) for f in batch]
-            poses = pose_pool[b % len(pose_pool)].poses.remote(frame_ids(batch, run.by_index), *refs)
+            poses = pose_pool[b % len(pose_pool)].poses.remote(cfg, frame_ids(batch, run.by_index), *refs)
             tracker = tracker or ray.remote(TrackWorker).options(num_cpus=0).remote(run.tracker_config, run.joint_set)
             tracked = tracker.track.remote([f.index for f in batch], poses)
             keep = [p for p, f in enumerate(batch) if f.index >= start]   # resumed: earlier frames replay tracking
@@ -298,7 +412,7 @@ def _drive(run: Run, pools: Pools, progress) -> RunSummary:
     if not opened:
         from stream.frames import FrameSourceError
         raise FrameSourceError(f"input {cfg.input} gave no frames")
-    return summarize(path, processed, crops, start_time)
+    return replace(summarize(path, processed, crops, start_time), workers=tuple(pools.workers))
 
 
 def _wait(in_flight: deque, limit: int, progress, processed: int, crops: int) -> tuple[int, int]:

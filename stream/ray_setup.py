@@ -71,6 +71,11 @@ PROXY_VARS = ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY")
 _NO_PROXY = f"127.0.0.1,{NODE_IP},localhost,::1"
 
 
+class PlacementError(RuntimeError):
+    """A Ray worker that could not be placed, or that died while starting; the message names what it asked for,
+    what the cluster has and the setting that changes it."""
+
+
 def loopback_env() -> dict[str, str]:
     """Environment variables that keep Ray's own processes on this machine (see the module docstring)."""
     env = {"RAY_USAGE_STATS_ENABLED": "0", "no_proxy": _NO_PROXY, "NO_PROXY": _NO_PROXY}
@@ -95,7 +100,8 @@ def _environ(updates: dict[str, str]) -> Iterator[None]:
 
 def init_ray(address: str = "", *, num_cpus: int | None = None, num_gpus: int | None = None,
              log_to_driver: bool = False) -> dict:
-    """Start an embedded loopback-only Ray (``address=""``) or join ``address``; returns what Ray sees.
+    """Start an embedded loopback-only Ray (``address=""``: always a new one, whatever else runs on the
+    machine) or join ``address``; returns what Ray sees.
 
     The result: ``address`` (the GCS address), ``node_ip`` (this driver's node), ``nodes`` (alive nodes) and
     ``resources`` (``ray.cluster_resources()``). ``num_cpus``/``num_gpus`` size the embedded Ray only.
@@ -112,7 +118,9 @@ def init_ray(address: str = "", *, num_cpus: int | None = None, num_gpus: int | 
     else:
         workers_env = {name: os.environ.get(name, "") for name in (*PROXY_VARS, "no_proxy", "NO_PROXY")}
         with _environ({**loopback_env(), "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}):
-            context = ray.init(num_cpus=num_cpus, num_gpus=num_gpus, log_to_driver=log_to_driver,
+            # "local": always a new Ray of our own, never one found through RAY_ADDRESS or the address file a
+            # `ray start` left in /tmp/ray (a dead one would be retried for minutes, a live one joined silently)
+            context = ray.init(address="local", num_cpus=num_cpus, num_gpus=num_gpus, log_to_driver=log_to_driver,
                                include_dashboard=False, _node_ip_address=NODE_IP,
                                runtime_env={"env_vars": workers_env})
     nodes = [n for n in ray.nodes() if n["Alive"]]
@@ -203,8 +211,12 @@ def _start_node(args: list[str], env: dict[str, str], log: Path, timeout_s: floa
     return proc
 
 
-def start_local_cluster(num_nodes: int = 2, cpus_per_node: int = 1, *, timeout_s: float = 60.0) -> LocalCluster:
+def start_local_cluster(num_nodes: int = 2, cpus_per_node: int = 1, *, gpus: tuple[int, ...] = (),
+                        timeout_s: float = 60.0) -> LocalCluster:
     """Start a head and ``num_nodes - 1`` worker nodes with the ``ray start`` CLI, all on loopback.
+
+    ``gpus``: GPUs each node advertises (head first; missing entries 0). Ray schedules on them as on real
+    ones (``ray.get_gpu_ids()``); the work itself runs on whatever torch finds.
 
     Each node is its own ``ray start --block`` process group (so ``stop()`` ends exactly these processes) with
     free ports, usage stats and the dashboard off and the proxy switch of ``loopback_env()``; the nodes share a
@@ -218,17 +230,19 @@ def start_local_cluster(num_nodes: int = 2, cpus_per_node: int = 1, *, timeout_s
     # the mode unset a head turns token auth on by itself where it finds a token, but a worker node's
     # `ray start` and a `ray.init` given an address do not, and the head refuses them.
     env = {**os.environ, **loopback_env(), "RAY_AUTH_MODE": os.environ.get("RAY_AUTH_MODE", "disabled")}
-    common = [f"--node-ip-address={NODE_IP}", f"--num-cpus={cpus_per_node}", "--num-gpus=0",
-              "--disable-usage-stats"]
+    common = [f"--node-ip-address={NODE_IP}", f"--num-cpus={cpus_per_node}", "--disable-usage-stats"]
+    node_gpus = [*gpus, *[0] * num_nodes][:num_nodes]
     port = _free_port()
     cluster = LocalCluster(address=f"{NODE_IP}:{port}", temp_dir=temp_dir)
     try:
         head = ["--head", f"--port={port}", "--include-dashboard=false", f"--temp-dir={temp_dir}",
                 f"--dashboard-agent-listen-port={_free_port()}"]
         head_env = {**env, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}  # a worker node's `ray start` refuses it
-        cluster.processes.append(_start_node(head + common, head_env, temp_dir / "node0.log", timeout_s))
+        cluster.processes.append(_start_node(head + common + [f"--num-gpus={node_gpus[0]}"], head_env,
+                                             temp_dir / "node0.log", timeout_s))
         for i in range(1, num_nodes):
-            worker = [f"--address={cluster.address}", f"--dashboard-agent-listen-port={_free_port()}"]
+            worker = [f"--address={cluster.address}", f"--dashboard-agent-listen-port={_free_port()}",
+                      f"--num-gpus={node_gpus[i]}"]
             cluster.processes.append(_start_node(worker + common, env, temp_dir / f"node{i}.log", timeout_s))
     except BaseException:
         cluster.stop()

@@ -12,16 +12,20 @@ image's camera so that everyone in a frame shares one 3D scene.
 """
 from __future__ import annotations
 
+import logging
 from typing import Sequence
 
 import numpy as np
 import torch
 
-from stream.crops import CropConfig, crop_people
+from nets.devices import resolve_precision
+from stream.crops import CropConfig, crop_people, warp_crops
 from stream.pose2d import FramePoses
 
-__all__ = ["CROP_FOCAL", "JOB_KEYS", "MeshStage", "PoseStage", "TrackStage", "concat_jobs", "crop_camera_to_image",
-           "frame_rows", "person_jobs", "split_rows"]
+log = logging.getLogger(__name__)
+
+__all__ = ["CROP_FOCAL", "JOB_KEYS", "MeshStage", "PoseStage", "TrackStage", "compiled_or_eager", "concat_jobs",
+           "crop_camera_to_image", "frame_rows", "person_jobs", "split_rows"]
 
 JOB_KEYS = ("img", "joints", "joints_mask", "bbox", "index", "track_id", "frame_index")  # what a mesh worker needs
 
@@ -29,7 +33,7 @@ CROP_FOCAL = 5000.0  # 3DCrowdNet's virtual focal length (nets.ModelConfig.focal
 
 
 def person_jobs(frame_index: int, bgr: np.ndarray, tracked_people: Sequence, joint_set: str,
-                config: CropConfig = CropConfig()) -> dict[str, np.ndarray]:
+                config: CropConfig = CropConfig(), warp: bool = True) -> dict[str, np.ndarray]:
     """Model inputs for the tracked people of one frame: the ``crop_people`` batch plus who and when.
 
     bgr (H,W,3) uint8 as decoded; tracked_people: ``trackers.TrackedPerson``-like objects (``track_id``,
@@ -37,7 +41,8 @@ def person_jobs(frame_index: int, bgr: np.ndarray, tracked_people: Sequence, joi
     (``img`` (N,3,S,S), ``joints`` (N,30,3), ``joints_mask`` (N,30,1), ``bbox`` (N,4), ...) for the
     N people kept (weak or duplicate poses, e.g. predicted-only people with zero scores, are dropped as
     the official demo drops them), with ``index`` their position in ``tracked_people``, plus
-    ``track_id`` (N,) int64 and ``frame_index`` (N,) int64.
+    ``track_id`` (N,) int64 and ``frame_index`` (N,) int64. With ``warp=False`` there is no ``img``
+    (``MeshStage`` then warps on its device with ``warp_crops``).
     """
     bgr = np.asarray(bgr)
     if bgr.ndim != 3 or bgr.shape[2] != 3 or bgr.dtype != np.uint8:
@@ -45,8 +50,9 @@ def person_jobs(frame_index: int, bgr: np.ndarray, tracked_people: Sequence, joi
                          f"dtype {bgr.dtype}")
     # crop the BGR frame and swap the channels of the small crops: the same pixels as cropping an RGB copy
     # (warping is per channel), without copying the whole frame
-    batch = crop_people(bgr, [np.asarray(p.keypoints) for p in tracked_people], joint_set, config)
-    batch["img"] = np.ascontiguousarray(batch["img"][:, ::-1])
+    batch = crop_people(bgr, [np.asarray(p.keypoints) for p in tracked_people], joint_set, config, warp)
+    if warp:
+        batch["img"] = np.ascontiguousarray(batch["img"][:, ::-1])
     ids = np.array([p.track_id for p in tracked_people], dtype=np.int64)
     batch["track_id"] = ids[batch["index"]] if len(ids) else np.zeros(0, np.int64)
     batch["frame_index"] = np.full(len(batch["index"]), frame_index, dtype=np.int64)
@@ -129,31 +135,63 @@ class MeshStage:
     """Person crops and batched 3DCrowdNet: ``jobs`` per frame, ``__call__`` on any number of them at once.
 
     ``model`` is a ``nets.CrowdNet`` (give ``model.for_inference()`` for speed); ``max_batch`` bounds the
-    crops per forward pass.
+    crops per forward pass. ``crop_device`` "cpu" warps crops with OpenCV (numpy ``img``); "gpu" uploads
+    each frame once to ``device`` and warps all its crops there (``warp_crops``; ``img`` is then a tensor on
+    ``device``, within 5 grey levels of OpenCV's pixels, 0.1-0.2 on average; on a CPU device the same code runs
+    on CPU tensors).
+    ``precision`` ("fp32" | "bf16" | "fp16") is set on ``model`` (its network's autocast, ``nets.devices``);
+    ``compile`` runs it through ``torch.compile``, or eagerly with a logged warning if that fails
+    (``compiled_or_eager``).
     """
 
-    def __init__(self, model, joint_set: str, max_batch: int = 32, device: str | torch.device = "cpu"):
+    def __init__(self, model, joint_set: str, max_batch: int = 32, device: str | torch.device = "cpu",
+                 crop_device: str = "cpu", precision: str = "fp32", compile: bool = False):
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
+        self.model.precision = resolve_precision(precision, self.device)
         self.joint_set, self.max_batch = joint_set, max_batch
         cfg = model.config
         self.crop_config = CropConfig(cfg.input_size, cfg.heatmap_size)
+        if crop_device not in ("cpu", "gpu"):
+            raise ValueError(f"crop_device = {crop_device!r}: expected 'cpu' or 'gpu' (resolve 'auto' first)")
+        self.crop_device = crop_device
+        self.forward = compiled_or_eager(self.model, self._example()) if compile else self.model
 
-    def jobs(self, frame_index: int, bgr: np.ndarray, people: Sequence) -> dict[str, np.ndarray]:
-        batch = person_jobs(frame_index, bgr, people, self.joint_set, self.crop_config)
+    def _example(self) -> tuple[torch.Tensor, ...]:
+        """Two blank crops on ``device``: the model inputs of a warm-up call."""
+        size = self.crop_config.input_size
+        bbox = torch.tensor([[0.0, 0.0, size, size]] * 2, device=self.device)
+        return (torch.zeros(2, 3, size, size, device=self.device), torch.zeros(2, 30, 3, device=self.device),
+                torch.ones(2, 30, 1, device=self.device), bbox)
+
+    def jobs(self, frame_index: int, bgr: np.ndarray, people: Sequence) -> dict:
+        warp = self.crop_device == "cpu"
+        batch = person_jobs(frame_index, bgr, people, self.joint_set, self.crop_config, warp=warp)
+        if not warp:   # the frame uploaded once, its BGR crops warped on the device, channels swapped there
+            frame = self._to_device(bgr)
+            batch["img"] = warp_crops(frame, batch["bb2img_trans"], self.crop_config.input_size).flip(1)
         return {k: batch[k] for k in JOB_KEYS}
 
-    @torch.no_grad()
-    def __call__(self, jobs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def _to_device(self, x) -> torch.Tensor:
+        """A numpy array or tensor on ``device``. To CUDA, numpy goes through pinned memory and copies without
+        waiting: torch's caching host allocator reuses the pinned buffers once their copies are done."""
+        if isinstance(x, torch.Tensor):
+            return x.to(self.device, non_blocking=True)
+        t = torch.from_numpy(np.ascontiguousarray(x))
+        return (t.pin_memory() if self.device.type == "cuda" else t).to(self.device, non_blocking=True)
+
+    @torch.inference_mode()
+    def __call__(self, jobs: dict) -> dict[str, np.ndarray]:
         """Crops (``JOB_KEYS``, N rows) -> SMPL per row: ``smpl_pose`` (N,72), ``smpl_betas`` (N,10),
         ``cam_trans`` (N,3) crop camera, ``joints`` (N,30,3) crop camera, ``crop_focal`` (N,) that camera's
-        focal length in image pixels (the model's ``config.focal``); plus ``track_id``/``frame_index``/``bbox``."""
+        focal length in image pixels (the model's ``config.focal``); plus ``track_id``/``frame_index``/``bbox``.
+        ``img`` may be numpy or a tensor (on ``device`` from ``jobs`` with ``crop_device="gpu"``)."""
         n = len(jobs["track_id"])
+        inputs = {k: self._to_device(jobs[k]) for k in ("img", "joints", "joints_mask", "bbox")}
         parts = []
         for s in range(0, n, self.max_batch):
-            t = {k: torch.from_numpy(np.ascontiguousarray(jobs[k][s:s + self.max_batch])).to(self.device)
-                 for k in ("img", "joints", "joints_mask", "bbox")}
-            out = self.model(t["img"], t["joints"], t["joints_mask"], bbox=t["bbox"])
+            t = {k: v[s:s + self.max_batch] for k, v in inputs.items()}
+            out = self.forward(t["img"], t["joints"], t["joints_mask"], t["bbox"])
             parts.append({"smpl_pose": out.smpl_pose, "smpl_betas": out.smpl_shape, "cam_trans": out.cam_trans,
                           "joints": out.joint_cam + (out.mesh_cam_render - out.smpl_mesh_cam)[:, :1]})
         result = {k: (torch.cat([p[k] for p in parts]).float().cpu().numpy() if parts
@@ -165,9 +203,24 @@ class MeshStage:
         return result
 
 
-def concat_jobs(parts: Sequence[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    """Row-wise concatenation of job (or result) dicts with the same keys."""
-    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+def compiled_or_eager(model, example: tuple):
+    """``torch.compile(model)`` once it has run ``example``; ``model`` itself, with a logged warning that gives
+    the reason, when compiling or that first call fails."""
+    try:
+        fast = torch.compile(model)
+        with torch.inference_mode():
+            fast(*example)
+        return fast
+    except Exception as err:  # noqa: BLE001 - dynamo, inductor and the C++ compiler fail in many ways; all fall back
+        log.warning("model.compile: torch.compile failed (%s: %s); running the model eagerly", type(err).__name__,
+                    str(err).strip().splitlines()[0] if str(err).strip() else "no message")
+        return model
+
+
+def concat_jobs(parts: Sequence[dict]) -> dict:
+    """Row-wise concatenation of job (or result) dicts with the same keys; values numpy or torch tensors."""
+    return {k: torch.cat([p[k] for p in parts]) if isinstance(parts[0][k], torch.Tensor)
+            else np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
 def split_rows(rows: dict[str, np.ndarray], frame_indices: Sequence[int]) -> list[dict[str, np.ndarray]]:

@@ -140,3 +140,22 @@ def ray_cluster():
 
     with start_local_cluster(num_nodes=2, cpus_per_node=1) as cluster:
         yield cluster.address
+
+
+class Interrupted(Exception):
+    pass
+
+
+def interrupt_after(cfg, frames: int) -> None:
+    """Run ``cfg`` locally and stop it (an exception from the progress callback) once ``frames`` are stored."""
+    from stream.pipeline import run_local
+
+    stored = 0
+
+    def progress(count, people):
+        nonlocal stored
+        stored += count
+        if stored >= frames:
+            raise Interrupted
+    with pytest.raises(Interrupted):
+        run_local(cfg, progress=progress)

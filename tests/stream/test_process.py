@@ -12,27 +12,10 @@ from stream.frames import FrameSourceError, FrameSourceNotFoundError
 from stream.pipeline import Run, run_local
 from stream.poses_io import read_poses_file
 from stream.stages import TrackStage, frame_rows
-from conftest import pipeline_overrides, remux_mpegts
+from conftest import interrupt_after, pipeline_overrides, remux_mpegts
 from store_compare import FIELDS, assert_same_store, read_tracks
 from stream.store import open_store
 from stream.store_layout import StoreExistsError, StoreMismatchError
-
-class Interrupted(Exception):
-    pass
-
-
-def interrupt_after(cfg, frames: int) -> None:
-    """Run ``cfg`` locally and stop it (an exception from the progress callback) once ``frames`` are stored."""
-    stored = 0
-
-    def progress(count, people):
-        nonlocal stored
-        stored += count
-        if stored >= frames:
-            raise Interrupted
-    with pytest.raises(Interrupted):
-        run_local(cfg, progress=progress)
-
 
 def test_local_run_stores_every_frame_and_one_track_per_person(reference_store, pipeline_clip):
     from stream.demo import score_store
