@@ -3,7 +3,7 @@
     python benchmarks/bench_export.py [--people 10] [--frames 300] [--size 640x360] [--repeats 3]
 
 A synthetic crowd (stand-in body) of ``--people`` walkers over ``--frames`` frames is written to a store
-with ``stream.synth.store_from_crowd`` (every present frame; not timed), then each format is exported
+with ``stream.demo.synth.store_from_crowd`` (every present frame; not timed), then each format is exported
 from the opened store: BVH (one file per track), GLB (all tracks), AMASS-style npz (per track and all),
 and the overlay video (meshes of every track drawn on the stored-size plain background, H.264). The
 median of ``--repeats`` rounds is printed per format, with the store's track count and person-frames.
@@ -20,7 +20,7 @@ from nets.standin import make_standin_body
 from nets.synth import CrowdConfig, make_crowd
 from stream.export import export_store
 from stream.store import open_store
-from stream.synth import store_from_crowd
+from stream.demo.synth import store_from_crowd
 from timing import median_seconds
 
 FORMATS = ("bvh", "glb", "npz", "video")

@@ -9,7 +9,7 @@ not depend on the values beyond the number of people found, which is printed. In
 BGR uint8 frames to people in image pixels (letterbox, network, decoding, NMS, DCC, mapping back):
 
 - ``native plain``: the network as loaded; ``native fused``: BatchNorm folded, RepVGG branches merged.
-- ``mmpose``: mmpose's own test pipeline and model (``stream.pose_mmpose.MmposeBackend``: mmpose's
+- ``mmpose``: mmpose's own test pipeline and model (``stream.pose2d.mmpose.MmposeBackend``: mmpose's
   letterbox, forward and decoding, several frames per forward) with the mmpose config of the same
   model; only when mmpose imports (scripts/install_mmpose.sh).
 
@@ -30,8 +30,8 @@ from timing import median_seconds
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from nets.rtmo import RTMO, SIZES  # noqa: E402
-from stream.pose_rtmo import RtmoBackend  # noqa: E402
+from nets.rtmo.model import RTMO, SIZES  # noqa: E402
+from stream.pose2d.rtmo import RtmoBackend  # noqa: E402
 
 FIXTURE = ROOT.parent / "shared" / "fixtures" / "rtmo_parity"
 MMPOSE_CONFIGS = {"rtmo-s_crowdpose": "body_2d_keypoint/rtmo/crowdpose/rtmo-s_8xb32-700e_crowdpose-640x640.py",
@@ -51,8 +51,8 @@ def checkpoint(name: str, folder: Path) -> tuple[Path, str]:
 
 
 def mmpose_runner(name: str, path: Path, device: str, batch_size: int):
-    """mmpose's own inference of the same model on BGR frames (stream.pose_mmpose), or None when it is absent."""
-    from stream.pose_mmpose import MmposeBackend, MmposeMissingError
+    """mmpose's own inference of the same model on BGR frames (stream.pose2d.mmpose), or None when it is absent."""
+    from stream.pose2d.mmpose import MmposeBackend, MmposeMissingError
 
     try:
         backend = MmposeBackend(MMPOSE_CONFIGS[name], path, device=device, batch_size=batch_size)

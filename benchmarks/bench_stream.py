@@ -4,7 +4,7 @@
     python benchmarks/bench_stream.py --model official --pose rtmo --repeat 3
     python benchmarks/bench_stream.py --runners local --rss none
 
-Input: a synthetic crowd clip (``stream.synth.write_synthetic_clip``: H.264, simulated COCO-17 detections),
+Input: a synthetic crowd clip (``stream.demo.synth.write_synthetic_clip``: H.264, simulated COCO-17 detections),
 cached under ``--work``. Model: ``reduced`` (small backbone, 128 px crops; seconds on a CPU) or ``official``
 (the ResNet-50 3DCrowdNet at 256 px, same compute as the released network); both untrained stand-ins with
 the stand-in body (speed does not depend on the weights). Pose: ``precomputed`` (the simulated detections)
@@ -24,7 +24,7 @@ Stages alone, on the same decoded frames, each ``median_seconds`` over ``--repea
   hits both alike); also on full ``max_batch`` chunks of all crops, to show what the groups' remainders cost;
 - writer: ``StoreSink.add`` of the precomputed rows into a fresh store (open, add, finish).
 
-End to end: ``run_local`` (one process) and ``run_ray`` (embedded Ray started with ``stream.ray_setup.init_ray``,
+End to end: ``run_local`` (one process) and ``run_ray`` (embedded Ray started with ``stream.pipeline.ray_setup.init_ray``,
 as ``run_ray`` would; its start-up is timed apart). Rates are steady state: frames (crops) stored between the
 first and the last progress callback over the time between them, so loading models, Ray actors and the
 first group are left out; the wall time with them is printed too. Ratios: end to end / slowest stage
@@ -71,7 +71,7 @@ def ensure_clip(args, frames: int):
     if (folder / "truth.npz").is_file() and video.is_file() and dets.is_file():
         return video, dets, False
     from nets.synth import CrowdConfig
-    from stream.synth import write_synthetic_clip
+    from stream.demo.synth import write_synthetic_clip
     w, h = args.size
     clip = write_synthetic_clip(folder, CrowdConfig(people=args.people, frames=frames, width=w, height=h,
                                                     seed=args.seed), noise="moderate", joint_sets=("coco17",))
@@ -100,7 +100,7 @@ def ensure_assets(args) -> dict:
     if args.pose == "rtmo":
         from dataclasses import replace
 
-        from nets.rtmo import RTMO, SIZES
+        from nets.rtmo.model import RTMO, SIZES
         path = folder / "rtmo-s_coco17_random.pth"
         if not path.is_file():
             torch.manual_seed(0)
@@ -146,9 +146,9 @@ def forward_tensors(jobs: dict, max_batch: int, device) -> list[tuple]:
 
 def measure_stages(args, cfg, video, workdir: Path, assets: dict) -> dict:
     """{stage: seconds over the clip} plus the counts; every stage on the same frames."""
-    from stream.frames import FrameSource
-    from stream.pipeline import StoreSink, load_mesh_stage, load_pose_stage
-    from stream.stages import TrackStage, concat_jobs, split_rows
+    from stream.source.frames import FrameSource
+    from stream.pipeline.local import StoreSink, load_mesh_stage, load_pose_stage
+    from stream.mesh.stage import TrackStage, concat_jobs, split_rows
 
     source = FrameSource(str(video))
     pose = load_pose_stage(cfg)
@@ -229,8 +229,8 @@ def measure_stages(args, cfg, video, workdir: Path, assets: dict) -> dict:
     runs = {"decode": decode, "pose": poses, "track": track, "crops": crops, "mesh stage": mesh_stage,
             "bare forward, full batches": bare("full"), "writer": writer}
     if args.pose == "rtmo":   # the network's real cost; on one pose batch, its output is not used downstream
-        from stream.pose2d import make_backend
-        from stream.stages import PoseStage
+        from stream.pose2d.base import make_backend
+        from stream.mesh.stage import PoseStage
         rtmo = PoseStage(make_backend("rtmo", checkpoint=assets["rtmo"], device=cfg.pose2d.device,
                                       batch_size=cfg.pose2d.batch_size))
 
@@ -250,7 +250,7 @@ def measure_stages(args, cfg, video, workdir: Path, assets: dict) -> dict:
             finally:
                 torch.set_num_threads(threads)
         return run
-    if ray_threads != threads:   # the Ray mesh worker's torch threads (stream.ray_pipeline.worker_resources)
+    if ray_threads != threads:   # the Ray mesh worker's torch threads (stream.pipeline.ray_driver.worker_resources)
         pairs[f", {ray_threads} thread(s)"] = with_threads(paired(f", {ray_threads} thread(s)"))
         runs[f"bare forward, full batches, {ray_threads} thread(s)"] = with_threads(bare("full"))
     seconds = median_seconds(runs, args.repeat)
@@ -309,10 +309,10 @@ def empty_config(args, cfg, dets: Path, work: Path):
 def empty_rate(runner: str, cfg) -> float:
     """Frames/s of a run with (almost) no people. Ray: steady state between progress callbacks (one per frame).
     Local: one callback at the end, so frames over the wall time less the time ``Run`` takes to build."""
-    from stream.pipeline import Run, run_local
+    from stream.pipeline.local import Run, run_local
     progress = Progress()
     if runner == "ray":
-        from stream.ray_pipeline import run_ray
+        from stream.pipeline.ray_driver import run_ray
         run_ray(cfg, overwrite=True, progress=progress)
         return progress.steady()[0]
     start = time.perf_counter()
@@ -324,12 +324,12 @@ def empty_rate(runner: str, cfg) -> float:
 
 
 def end_to_end(runner: str, cfg, repeat: int, empty_cfg=None) -> dict:
-    from stream.pipeline import run_local
+    from stream.pipeline.local import run_local
     out = {"wall": [], "fps": [], "cps": [], "callbacks": [], "first": []}
     startup = None
     if runner == "ray":
-        from stream.ray_pipeline import run_ray
-        from stream.ray_setup import init_ray
+        from stream.pipeline.ray_driver import run_ray
+        from stream.pipeline.ray_setup import init_ray
         start = time.perf_counter()
         init_ray(cfg.ray.address)
         startup = time.perf_counter() - start
@@ -346,13 +346,13 @@ def end_to_end(runner: str, cfg, repeat: int, empty_cfg=None) -> dict:
             out["cps"].append(cps)
             out["callbacks"].append(len(progress.marks))
         if runner == "ray":
-            from stream.ray_pipeline import worker_resources
+            from stream.pipeline.ray_driver import worker_resources
             out["resources"] = worker_resources(cfg)
         if empty_cfg is not None:
             out["empty_fps"] = empty_rate(runner, empty_cfg)
     finally:
         if runner == "ray":
-            from stream.ray_setup import shutdown_ray
+            from stream.pipeline.ray_setup import shutdown_ray
             shutdown_ray()
     return {"wall": statistics.median(out["wall"]), "fps": statistics.median(out["fps"]),
             "cps": statistics.median(out["cps"]), "callbacks": out["callbacks"][-1], "startup": startup,

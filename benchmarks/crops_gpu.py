@@ -1,4 +1,4 @@
-"""Person crops warped in torch (``stream.crops.warp_crops``) vs OpenCV: speed, pixels, demo accuracy.
+"""Person crops warped in torch (``nets.crops.warp_crops``) vs OpenCV: speed, pixels, demo accuracy.
 
     python benchmarks/crops_gpu.py [--device cpu|cuda] [--people 20] [--repeats 5] [--no-demo]
 
@@ -19,7 +19,7 @@ import torch
 from nets.body import BodyModel
 from nets.standin import make_standin_body
 from nets.synth import CrowdConfig, make_crowd
-from stream.crops import crop_people, warp_crops
+from nets.crops import crop_people, warp_crops
 from timing import median_seconds, sync
 
 
@@ -49,11 +49,11 @@ def crop_speed(people: int, device: torch.device, repeats: int) -> None:
 
 def demo_scores() -> None:
     from nets.synth import CrowdConfig as Config
-    from stream.assets import crowdmesh_home
+    from stream.pose2d.assets import crowdmesh_home
     from stream.config import load_pipeline_config
-    from stream.demo import DEMO_SIZE, demo_weights, score_store, standin_assets
-    from stream.pipeline import run_local
-    from stream.synth import write_synthetic_clip
+    from stream.demo.run import DEMO_SIZE, demo_weights, score_store, standin_assets
+    from stream.pipeline.local import run_local
+    from stream.demo.synth import write_synthetic_clip
 
     assets = standin_assets(crowdmesh_home() / "standin")
     checkpoint, trained = demo_weights(assets)

@@ -97,7 +97,7 @@ class Assets:
 
     def standin(self) -> dict:
         """Stand-in body files and an untrained official-architecture checkpoint (``stream demo``'s)."""
-        from stream.demo import standin_assets
+        from stream.demo.run import standin_assets
         return self._once("standin", lambda: standin_assets(self.work / "standin"))
 
 
@@ -161,7 +161,7 @@ def mesh(device: torch.device, sizes: Sizes, assets: Assets) -> dict:
     from nets.body import BodyModel
     from nets.checkpoint import load_model
     from nets.devices import autocast
-    from stream.stages import MeshStage, concat_jobs
+    from stream.mesh.stage import MeshStage, concat_jobs
 
     files = assets.standin()
     model = load_model(files["checkpoint"], BodyModel.from_files(files["smpl"], files["joint_regressor_extra"]))
@@ -198,7 +198,7 @@ def mesh(device: torch.device, sizes: Sizes, assets: Assets) -> dict:
 def rtmo(device: torch.device, sizes: Sizes, assets: Assets) -> dict:
     import cv2
 
-    from stream.pose_rtmo import RtmoBackend
+    from stream.pose2d.rtmo import RtmoBackend
 
     photos = [cv2.resize(cv2.imread(str(p)), (640, 640))
               for p in sorted((assets.fixtures / "rtmo_parity").glob("basketball*.png"))]
@@ -223,8 +223,8 @@ def rtmo(device: torch.device, sizes: Sizes, assets: Assets) -> dict:
 def stage_seconds(cfg) -> dict:
     """Seconds of each stage of ``run_local`` alone, on the same decoded frames (one pass each)."""
     from bench_stream import runner_groups
-    from stream.pipeline import Run, frame_ids
-    from stream.stages import TrackStage, concat_jobs, split_rows
+    from stream.pipeline.local import Run, frame_ids
+    from stream.mesh.stage import TrackStage, concat_jobs, split_rows
     from timing import timed
 
     run, s = Run(cfg, overwrite=True), {}
@@ -264,8 +264,8 @@ def end_to_end(device: torch.device, sizes: Sizes, assets: Assets) -> dict:
     from bench_stream import Progress
     from nets.synth import CrowdConfig
     from stream.config import load_pipeline_config
-    from stream.pipeline import run_local
-    from stream.synth import write_synthetic_clip
+    from stream.pipeline.local import run_local
+    from stream.demo.synth import write_synthetic_clip
 
     width, height, people = sizes.crowd
     start = time.perf_counter()

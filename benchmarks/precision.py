@@ -2,9 +2,9 @@
 
     python benchmarks/precision.py [--people 6] [--frames 48] [--seed 0] [--device cpu]
 
-The clip, weights and scoring are the demo's (``stream.demo``: a synthetic crowd with simulated COCO-17
+The clip, weights and scoring are the demo's (``stream.demo.run``: a synthetic crowd with simulated COCO-17
 detections, the shipped self-trained weights when present, else the untrained stand-in; ``score_store``
-against the generator's ground truth). Each precision runs ``stream.pipeline.run_local`` with
+against the generator's ground truth). Each precision runs ``stream.pipeline.local.run_local`` with
 ``model.precision`` set; the 2D poses are precomputed, so only the mesh network's precision differs.
 Prints the scores of each run, their difference and the run time.
 """
@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from nets.synth import CrowdConfig
-from stream.assets import crowdmesh_home
+from stream.pose2d.assets import crowdmesh_home
 from stream.config import load_pipeline_config
-from stream.demo import DEMO_SIZE, demo_weights, score_store, standin_assets
-from stream.pipeline import run_local
-from stream.synth import write_synthetic_clip
+from stream.demo.run import DEMO_SIZE, demo_weights, score_store, standin_assets
+from stream.pipeline.local import run_local
+from stream.demo.synth import write_synthetic_clip
 
 PRECISIONS = ("fp32", "bf16")
 

@@ -11,7 +11,7 @@ Usage::
         out = model(img, joints, joints_mask, bbox)                    # (B,3,256,256), (B,30,2), (B,30,1), (B,4)
     out.smpl_pose, out.smpl_shape, out.mesh_cam_render                 # (B,72), (B,10), (B,6890,3)
 
-Crops and joints for ``img``/``joints`` come from ``stream.crops.crop_people`` with
+Crops and joints for ``img``/``joints`` come from ``nets.crops.crop_people`` with
 ``CropConfig(model.config.input_size, model.config.heatmap_size)``. ``CrowdNet(body, ModelConfig(backbone=
 "small", ...))`` is the reduced CPU model (``train.reduced.REDUCED_CONFIG``); its checkpoints load the same way.
 ``load_demo_model(BodyModel(*make_standin_body()))`` gives the shipped synthetic-domain demo weights

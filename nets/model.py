@@ -8,7 +8,7 @@ Shapes: B people (crops), V mesh vertices. Inputs are per-person crops, see ``Cr
 
     model.for_inference(precision="bf16")  # BN folded; the network under bf16 autocast, SMPL in fp32
 
-Crops for any config come from ``stream.crops.crop_people(..., CropConfig(cfg.input_size, cfg.heatmap_size))``.
+Crops for any config come from ``nets.crops.crop_people(..., CropConfig(cfg.input_size, cfg.heatmap_size))``.
 """
 import copy
 import math

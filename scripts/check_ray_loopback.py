@@ -1,4 +1,4 @@
-"""Prove that Ray started by ``stream.ray_setup`` talks only over loopback.
+"""Prove that Ray started by ``stream.pipeline.ray_setup`` talks only over loopback.
 
 Runs a workload under ``strace -f`` (every forked and spawned process: GCS, raylet, dashboard, agents,
 workers), collects each IPv4/IPv6 address given to connect/sendto/sendmsg/sendmmsg and fails when one lies
@@ -9,7 +9,7 @@ and are ignored.
     python3 scripts/check_ray_loopback.py --probe                 # only Ray's cloud-metadata probe
     python3 scripts/check_ray_loopback.py --probe --no-switches   # negative control: expected to fail
 
-``--no-switches`` leaves out what ``stream.ray_setup`` adds for the probe (the proxy variables of
+``--no-switches`` leaves out what ``stream.pipeline.ray_setup`` adds for the probe (the proxy variables of
 ``loopback_env()``; for the full workload also ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``), keeping usage stats
 off, the dashboard off and the loopback node address. The last line printed is a JSON summary. Exit status:
 0 loopback only, 1 a non-loopback address (or the workload failed), 2 strace missing.
@@ -61,7 +61,7 @@ def is_loopback(destination: str) -> bool:
 
 
 def _probe(switches: bool) -> None:
-    from stream.ray_setup import PROXY_VARS, loopback_env
+    from stream.pipeline.ray_setup import PROXY_VARS, loopback_env
 
     for name in (*PROXY_VARS, "no_proxy", "NO_PROXY"):
         os.environ.pop(name, None)  # the probe goes where it would on a machine without a proxy
@@ -75,7 +75,7 @@ def _probe(switches: bool) -> None:
 def _workload(switches: bool) -> None:
     import ray
 
-    from stream.ray_setup import NODE_IP, init_ray, shutdown_ray
+    from stream.pipeline.ray_setup import NODE_IP, init_ray, shutdown_ray
 
     if switches:
         print("init_ray ->", init_ray(num_cpus=1))

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install the optional mmpose pose backend (stream/pose_mmpose.py) into the CURRENT Python environment.
+# Install the optional mmpose pose backend (stream/pose2d/mmpose.py) into the CURRENT Python environment.
 #
 #   scripts/install_mmpose.sh                  # python3 on PATH; PYTHON=/path/to/python to choose another
 #
@@ -18,7 +18,7 @@
 #    next to opencv-python-headless (two packages writing cv2/), chumpy (does not build with numpy 2)
 #    and a torchvision that pins an exact torch. Only what bottom-up inference imports is installed.
 #  - PyPI's torchvision builds for recent torch are CUDA builds whose C++ ops cannot load next to a
-#    CPU-only torch. mmpose imports torchvision but never calls those ops; stream/pose_mmpose.py
+#    CPU-only torch. mmpose imports torchvision but never calls those ops; stream/pose2d/mmpose.py
 #    declares the two op schemas torchvision's import needs (see _declare_torchvision_ops there).
 #  - mmengine 0.10.7 imports pkg_resources when mmpose.apis is imported; setuptools 81+ no longer
 #    ships it, so setuptools<81 is installed where pkg_resources is missing.
@@ -110,7 +110,7 @@ cd "$repo"
 "$py" - <<'EOF'
 import importlib.metadata as md
 
-from stream.pose_mmpose import import_mmpose
+from stream.pose2d.mmpose import import_mmpose
 
 import_mmpose()  # mmpose.apis, with the torchvision shim
 print("install_mmpose.sh: ok:", ", ".join(f"{p} {md.version(p)}" for p in (

@@ -8,7 +8,7 @@ stand-in body (not SMPL, not real people); they show the pipeline working, not r
 
 Training runs ``train.trainer.fit`` with ``configs/train/demo.yaml``. The inputs match what ``stream demo``
 feeds the model: the trainer's dataset here is ``DetectionCrops``, a ``train.synthetic.SyntheticCrowdDataset``
-whose crops come from ``stream.crops.crop_people`` applied to simulated COCO-17 detections
+whose crops come from ``nets.crops.crop_people`` applied to simulated COCO-17 detections
 (``nets.synth.simulate_detections``, preset "moderate"), so the box is the one the demo derives from the
 2D keypoints and the input pose has the detector's noise, dropped joints and 19 of 30 joints. The trainer
 reads its dataset from ``train.trainer.make_dataset``; this script passes ``DetectionCrops`` through
@@ -46,7 +46,7 @@ def detection_crops_class():
     """``DetectionCrops`` (built lazily so that importing this file stays cheap)."""
     from nets.synth import simulate_detections, truth_detections
     from nets.synth.noise import noise_config
-    from stream.crops import CropConfig, crop_people
+    from nets.crops import CropConfig, crop_people
     from train.synthetic import BBOX_3D_SIZE, SyntheticCrowdDataset
 
     class DetectionCrops(SyntheticCrowdDataset):
@@ -133,15 +133,15 @@ def pipeline_samples(body, crop_config, clip: dict = EVAL_CLIP, noise: str = "mo
 
     Renders ``nets.synth.make_crowd(CrowdConfig(**clip))``, encodes it to H.264 and decodes it (as the demo
     reads its clip), simulates ``noise`` COCO-17 detections (seeded with the clip's seed, as
-    ``stream.synth.write_synthetic_clip`` does) and runs ``stream.crops.crop_people`` on every full frame.
+    ``stream.demo.synth.write_synthetic_clip`` does) and runs ``nets.crops.crop_people`` on every full frame.
     False positives are left out. Returns ``img``, ``joints``, ``joints_mask``, ``bbox`` (the model inputs)
     and ``joint_cam`` (N,30,3) the true root-relative joints in metres.
     """
     import av
     from nets.synth import CrowdConfig, make_crowd, simulate_detections
     from nets.synth.noise import noise_config
-    from stream.crops import crop_people
-    from stream.frames import VideoWriter
+    from nets.crops import crop_people
+    from stream.source.frames import VideoWriter
 
     config = CrowdConfig(**clip)
     with tempfile.TemporaryDirectory() as tmp:
@@ -169,7 +169,7 @@ def pipeline_samples(body, crop_config, clip: dict = EVAL_CLIP, noise: str = "mo
 def pipeline_errors(model, samples: dict[str, np.ndarray], batch_size: int = 32) -> dict:
     """MPJPE / PA-MPJPE (mm) of ``model`` on ``pipeline_samples`` output (the 14 eval joints)."""
     from train.evaluate import EVAL_JOINTS
-    from train.metrics import mpjpe, pa_mpjpe
+    from nets.metrics import mpjpe, pa_mpjpe
     model.eval()
     preds = []
     for lo in range(0, len(samples["img"]), batch_size):
@@ -183,7 +183,7 @@ def pipeline_errors(model, samples: dict[str, np.ndarray], batch_size: int = 32)
 def mean_pose_errors(train_set, samples: dict[str, np.ndarray]) -> dict:
     """The training split's mean root-relative pose as the prediction for every pipeline sample."""
     from train.evaluate import EVAL_JOINTS
-    from train.metrics import mpjpe, pa_mpjpe
+    from nets.metrics import mpjpe, pa_mpjpe
     mean = np.mean([train_set[i]["orig_joint_cam"][list(EVAL_JOINTS)].numpy() for i in range(len(train_set))], 0)
     gt = samples["joint_cam"][:, EVAL_JOINTS].astype(np.float64) * 1000
     pred = np.repeat(mean[None] * 1000, len(gt), 0)
@@ -196,7 +196,7 @@ def _rounded(m: dict) -> dict:
 
 def measure(cfg, model, untrained, body, dataset_cls) -> dict:
     """Every figure of the module docstring, as a nested dict of rounded numbers."""
-    from stream.crops import CropConfig
+    from nets.crops import CropConfig
     from train.evaluate import evaluate, mean_pose_baseline
     from train.synthetic import SyntheticCrowdDataset
     mc = model.config
@@ -268,7 +268,7 @@ def main(argv: list[str]) -> int:
             "train_config": to_dict(cfg), "steps": result.step, "epochs": result.epoch,
             "train_seconds": round(seconds + args.prior_seconds, 1), "torch": str(torch.__version__),
             "data": "train.synthetic crowds (seeds data.synthetic.seed..+sequences), crops by "
-                    "stream.crops.crop_people from nets.synth.simulate_detections 'moderate' COCO-17 detections "
+                    "nets.crops.crop_people from nets.synth.simulate_detections 'moderate' COCO-17 detections "
                     "(4 draws)",
             "eval_clip": dict(EVAL_CLIP, noise="moderate", video="H.264 crf 20, decoded"),
         }

@@ -1,4 +1,4 @@
 """``python -m stream`` = the ``stream`` command."""
-from stream.cli import app
+from stream.cli.app import app
 
 app(prog_name="stream")

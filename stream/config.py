@@ -64,7 +64,7 @@ class BodySection:
 
 @dataclass(frozen=True)
 class Pose2DSection:
-    """The 2D pose backend (stream.pose2d.make_backend)."""
+    """The 2D pose backend (stream.pose2d.base.make_backend)."""
     backend: PoseBackendName = "rtmo"   # rtmo | mmpose | precomputed
     checkpoint: str = ""          # rtmo/mmpose weights: a .pth path or a known asset name (`stream assets`)
     config: str = ""              # mmpose config file (backend mmpose)
@@ -89,7 +89,7 @@ class CameraSection:
 
     ``focal: null`` derives it from the image size: focal = max(width, height) pixels (a 53.1 degree
     field of view across the longer side). The principal point is the image centre,
-    ((width - 1) / 2, (height - 1) / 2), pixel centres at integer coordinates (stream.store_layout).
+    ((width - 1) / 2, (height - 1) / 2), pixel centres at integer coordinates (stream.store.layout).
     """
     focal: float | None = None    # pixels; null = max(width, height)
 

@@ -5,7 +5,7 @@ Usage::
     from trackers import PoseTracker, TrackerConfig
 
     tracker = PoseTracker(TrackerConfig(), joint_set="coco17")      # one per video; IDs start at 1
-    for frame_index, poses in enumerate(frames_of_poses):           # poses: stream.pose2d.FramePoses
+    for frame_index, poses in enumerate(frames_of_poses):           # poses: stream.pose2d.base.FramePoses
         people = tracker.update(poses.keypoints, poses.boxes, poses.scores, frame_index)
         for person in people:                                       # confirmed people seen this frame
             person.track_id, person.keypoints, person.box, person.score, person.detection_index

@@ -10,7 +10,7 @@
 (synthetic; 3DPW / 3DPW-Crowd / MuPoTS in the paper's table), ``train.synthetic`` (synthetic crowd
 dataset), ``train.reduced`` (small CPU model), ``train.datasets`` (official annotation readers),
 ``train.pipeline`` (readers -> crop/augment/PoseFix/fit targets, the 50/50 3D/2D mix, test crops).
-Pure building blocks: ``train.losses`` (the seven official loss terms), ``train.metrics``
+Pure building blocks: ``train.losses`` (the seven official loss terms), ``nets.metrics``
 (MPJPE, PA-MPJPE, MPVPE, MuPoTS 3DPCK, CrowdIndex), ``train.posefix`` (synthetic 2D input
 errors), ``train.augment`` (crop + augmentation with consistent 3D targets).
 
@@ -32,7 +32,7 @@ Fixed on purpose:
   optimizer, scaler and epoch and loads strictly. (train/trainer.py.)
 - ``model.train()`` put the frozen VPoser back in train mode; it stays in eval mode.
 - MuPoTS: missing from ``dataset_list``, wrong unpack count, ``result/MuPoTs/`` never created;
-  3DPCK was computed by external MATLAB. Here ``train.metrics.mupots_3dpck`` is a Python port.
+  3DPCK was computed by external MATLAB. Here ``nets.metrics.mupots_3dpck`` is a Python port.
 - No global RNG: augmentation and PoseFix draw from a ``numpy.random.Generator`` passed in
   (official uses the global ``random`` / ``np.random``), so samples are reproducible per seed.
 - No ``CUDA_VISIBLE_DEVICES`` writes, no global cfg, nothing done at import time.

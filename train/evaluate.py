@@ -12,7 +12,7 @@ Official (TRAINING.md §5): 3DPW / 3DPW-Crowd compare the predicted (neutral) me
 the gendered SMPL (``data.smpl_male/smpl_female``; the neutral body when unset) through
 ``J_regressor_h36m_correct`` (14 joints, pelvis-centred; MPJPE, PA-MPJPE) and per vertex (MPVPE).
 MuPoTS: MI-17 joints of the predicted mesh plus the GT root, 3DPCK@150 mm in the Python port
-``train.metrics.mupots_3dpck``. Regressor files are read from their official places under
+``nets.metrics.mupots_3dpck``. Regressor files are read from their official places under
 ``data.root`` (``Human36M/J_regressor_h36m_correct.npy``, ``MPI_INF_3DHP/J_regressor_mi_smpl.npy``);
 without them the body's SMPL-30 joints of the same names stand in (MuPoTS Thorax = Neck).
 """
@@ -28,7 +28,7 @@ from torch.utils.data import DataLoader
 
 from nets.body import BodyModel
 from nets.joints import GRAPH15, H36M17, MUPOTS17, SMPL30
-from train.metrics import mpjpe, mpvpe, mupots_3dpck, pa_mpjpe
+from nets.metrics import mpjpe, mpvpe, mupots_3dpck, pa_mpjpe
 from train.pipeline import H36M_REGRESSOR
 
 log = logging.getLogger(__name__)

@@ -51,7 +51,7 @@ from train.augment import (Augmentation, apply_affine, augment_joint_cam, augmen
                            transform_joints_2d, truncation_mask)
 from train.datasets import Reader, Record, load_image, open_dataset
 from train.losses import fit_param_valid_mask
-from train.metrics import crowd_index
+from nets.metrics import crowd_index
 from train.posefix import synthesize_pose
 
 log = logging.getLogger(__name__)

@@ -30,7 +30,7 @@ from nets.model import ModelConfig
 from nets.synth import CrowdConfig, make_crowd, render
 from train.config import SyntheticConfig
 from train.losses import fit_param_valid_mask
-from train.metrics import crowd_index
+from nets.metrics import crowd_index
 
 BBOX_3D_SIZE = 2.0   # metres of depth spanned by the heatmap volume (official bbox_3d_size)
 _COCO_IN_30 = [SMPL30.index(n) for n in COCO17]

@@ -1,6 +1,6 @@
 """Synthetic crowds with ground truth, a numpy z-buffer rasteriser and a noisy detection simulator.
 
-No Ray, no video files: ``stream.synth`` writes clips (``stream synth``); trainers and benchmarks use
+No Ray, no video files: ``stream.demo.synth`` writes clips (``stream synth``); trainers and benchmarks use
 this package directly::
 
     from nets.body import BodyModel

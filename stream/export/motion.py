@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from nets.joints import SMPL30
-from stream.render import person_colors
+from stream.mesh.render import person_colors
 from stream.export.rotations import (axis_angle_to_matrix, matrix_to_axis_angle, matrix_to_quaternion,
                                      quaternion_to_matrix, slerp)
 
@@ -35,7 +35,7 @@ JOINT_NAMES = SMPL30[:24]
 
 
 def track_color(track_id: int) -> tuple[int, int, int]:
-    """RGB 0-255 colour of a track: ``stream.render.person_colors`` indexed by the track id (GLB and video agree)."""
+    """RGB 0-255 colour of a track: ``stream.mesh.render.person_colors`` indexed by the track id (GLB and video agree)."""
     return person_colors(int(track_id) + 1)[int(track_id)]
 
 

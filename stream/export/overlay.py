@@ -9,7 +9,7 @@ per-frame values ``body(smpl_pose, smpl_betas).vertices + cam_trans`` (camera fr
 ``stream.store.CAMERA_CONVENTION``) through the store's full-image pinhole camera, by the project's
 z-buffer rasteriser (``nets.synth.rasterize``: Lambert shading, people hide each other per pixel), blended
 with ``alpha`` over the frame. The track id is written at the top-left corner of the track's box, in the
-track's colour (``track_color``, as in the GLB). The result is H.264 (``stream.frames.VideoWriter``) at the
+track's colour (``track_color``, as in the GLB). The result is H.264 (``stream.source.frames.VideoWriter``) at the
 store's fps.
 
 When the source video cannot be read (a live source, a moved or deleted file, a synthetic store with no
@@ -31,7 +31,7 @@ import torch
 from nets.synth.raster import orient_faces, rasterize
 from stream.export.motion import ExportError, track_color
 from stream.export.tracks import read_track, video_camera
-from stream.frames import FrameSource, FrameSourceError, VideoWriter
+from stream.source.frames import FrameSource, FrameSourceError, VideoWriter
 
 log = logging.getLogger(__name__)
 

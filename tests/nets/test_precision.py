@@ -67,7 +67,7 @@ def reduced_model(standin_body):
 
 
 def test_mesh_stage_sets_the_precision(reduced_model):
-    from stream.stages import MeshStage
+    from stream.mesh.stage import MeshStage
 
     assert MeshStage(reduced_model, "coco17", precision="bf16").model.precision == "bf16"
 
@@ -77,10 +77,10 @@ def test_compile_failure_falls_back_to_the_eager_model(reduced_model, monkeypatc
     one). Compiling the reduced model successfully takes about 90 s on a 2-core CPU, too slow for a test."""
     import torch._inductor.config
 
-    from stream.stages import MeshStage
+    from stream.mesh.stage import MeshStage
 
     monkeypatch.setattr(torch._inductor.config.cpp, "cxx", ("/nonexistent/c++",))
-    with caplog.at_level(logging.WARNING, logger="stream.stages"):
+    with caplog.at_level(logging.WARNING, logger="stream.mesh.stage"):
         stage = MeshStage(reduced_model, "coco17", compile=True)
     torch._dynamo.reset()
     assert stage.forward is stage.model

@@ -88,7 +88,7 @@ def _crowd_errors(model, body) -> float:
     """MPJPE (mm, 14 joints) on crop_people crops of a small rendered crowd with 'moderate' detections."""
     from nets.joints import GRAPH15, SMPL30
     from nets.synth import CrowdConfig, make_crowd, render, simulate_detections
-    from stream.crops import CropConfig, crop_people
+    from nets.crops import CropConfig, crop_people
     crowd = make_crowd(body, CrowdConfig(people=4, frames=3, fps=3.0, width=640, height=360, seed=777,
                                          depth_range=(4.5, 9.0)))
     detections = simulate_detections(crowd, "moderate", "coco17")

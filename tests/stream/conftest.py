@@ -64,7 +64,7 @@ def export_crowd(export_body):
 @pytest.fixture(scope="session")
 def export_store(export_crowd, tmp_path_factory):
     from stream.store import open_store
-    from stream.synth import store_from_crowd
+    from stream.demo.synth import store_from_crowd
 
     path = store_from_crowd(export_crowd, tmp_path_factory.mktemp("export_store") / "crowd.zarr", min_visible=8)
     store = open_store(path)
@@ -81,7 +81,7 @@ def export_store(export_crowd, tmp_path_factory):
 def pipeline_clip(tmp_path_factory):
     """6 people walking across each other for 36 frames, 320x240 at 30 fps; COCO-17 detections, moderate noise."""
     from nets.synth import CrowdConfig
-    from stream.synth import write_synthetic_clip
+    from stream.demo.synth import write_synthetic_clip
 
     config = CrowdConfig(people=6, frames=36, width=320, height=240, fps=30.0, seed=5)
     return write_synthetic_clip(tmp_path_factory.mktemp("pipeline_clip"), config, noise="moderate",
@@ -127,7 +127,7 @@ def pipeline_config(pipeline_clip, reduced_assets, tmp_path):
 def reference_store(pipeline_clip, reduced_assets, tmp_path_factory):
     """The store of an uninterrupted local (no Ray) run of ``pipeline_clip`` with the default overrides."""
     from stream.config import load_pipeline_config
-    from stream.pipeline import run_local
+    from stream.pipeline.local import run_local
 
     output = tmp_path_factory.mktemp("reference") / "reference.zarr"
     return run_local(load_pipeline_config(None, pipeline_overrides(pipeline_clip, reduced_assets, output))).store
@@ -136,7 +136,7 @@ def reference_store(pipeline_clip, reduced_assets, tmp_path_factory):
 @pytest.fixture(scope="module")
 def ray_cluster():
     """A real two-node `ray start` cluster on loopback; yields its address (join with ray_session(address))."""
-    from stream.ray_setup import start_local_cluster
+    from stream.pipeline.ray_setup import start_local_cluster
 
     with start_local_cluster(num_nodes=2, cpus_per_node=1) as cluster:
         yield cluster.address
@@ -148,7 +148,7 @@ class Interrupted(Exception):
 
 def interrupt_after(cfg, frames: int) -> None:
     """Run ``cfg`` locally and stop it (an exception from the progress callback) once ``frames`` are stored."""
-    from stream.pipeline import run_local
+    from stream.pipeline.local import run_local
 
     stored = 0
 

@@ -10,9 +10,9 @@ from typer.testing import CliRunner
 
 from nets.assets import AssetError
 from nets.joints import JOINT_SETS
-from stream.assets import (ASSETS, BASE_URL_ENV, Asset, DownloadError, HashMismatchError, UnknownAssetError,
+from stream.pose2d.assets import (ASSETS, BASE_URL_ENV, Asset, DownloadError, HashMismatchError, UnknownAssetError,
                            asset_path, fetch_asset, get_asset_file, resolve_asset)
-from stream.cli import app
+from stream.cli.app import app
 
 PAYLOAD = np.random.default_rng(0).integers(0, 256, 300_000, dtype=np.uint8).tobytes()
 SHA = hashlib.sha256(PAYLOAD).hexdigest()

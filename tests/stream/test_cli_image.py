@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from stream.cli import app
+from stream.cli.app import app
 
 OUTPUTS = ("joint_img", "joint_score", "smpl_pose", "smpl_shape", "cam_param", "joint_proj", "smpl_mesh_cam",
            "mesh_cam_render", "cam_trans")
@@ -35,7 +35,7 @@ def asset_args(fixture_file, official_checkpoint):
 
 def stream_cmd(*args, cwd, env=None):
     exe = os.path.join(os.path.dirname(sys.executable), "stream")
-    cmd = [exe] if os.path.exists(exe) else [sys.executable, "-m", "stream.cli"]
+    cmd = [exe] if os.path.exists(exe) else [sys.executable, "-m", "stream.cli.app"]
     return subprocess.run(cmd + list(args), cwd=cwd, capture_output=True, text=True,
                           env={**os.environ, **(env or {})}, timeout=600)
 

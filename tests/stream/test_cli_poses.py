@@ -9,15 +9,15 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from stream.frames import FrameSource
-from stream.pose2d import FramePoses
-from stream.poses_io import PrecomputedPoses, write_coco_results
+from stream.source.frames import FrameSource
+from stream.pose2d.base import FramePoses
+from stream.pose2d.precomputed import PrecomputedPoses, write_coco_results
 
 runner = CliRunner()
 
 
 def invoke(*args):
-    from stream.cli import app
+    from stream.cli.app import app
 
     return runner.invoke(app, ["poses", *map(str, args)])
 
@@ -116,7 +116,7 @@ def test_bad_input_exits_2_with_a_message(clip_with_poses, tmp_path, monkeypatch
 
 def test_console_script_reports_errors(tmp_path):
     exe = os.path.join(os.path.dirname(sys.executable), "stream")
-    cmd = [exe] if os.path.exists(exe) else [sys.executable, "-m", "stream.cli"]
+    cmd = [exe] if os.path.exists(exe) else [sys.executable, "-m", "stream.cli.app"]
     (tmp_path / "empty.png").write_bytes(b"")
     (tmp_path / "p.json").write_text("[]")
     proc = subprocess.run(cmd + ["poses", str(tmp_path / "empty.png"), "--backend", "precomputed", "--poses",

@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from stream.crops import crop_people, select_people
+from nets.crops import crop_people, select_people
 
 # fixture key -> crop_people key
 CROP_KEYS = {"img": "img", "joints": "joints", "joints_mask": "joints_mask", "bbox": "bbox",

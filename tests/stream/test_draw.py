@@ -2,8 +2,8 @@
 import numpy as np
 
 from nets.joints import joint_names
-from stream.draw import draw_poses, person_color, score_color
-from stream.pose2d import FramePoses
+from stream.pose2d.draw import draw_poses, person_color, score_color
+from stream.pose2d.base import FramePoses
 
 
 def one_person(joint_set="crowdpose14", score=0.9):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from stream.cli import app
+from stream.cli.app import app
 
 runner = CliRunner()
 

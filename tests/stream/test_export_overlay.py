@@ -10,7 +10,7 @@ from nets.synth import rasterize, render
 from stream.export import write_overlay
 from stream.export.motion import track_color
 from stream.export.overlay import PLAIN_BACKGROUND
-from stream.frames import FrameSource, VideoWriter
+from stream.source.frames import FrameSource, VideoWriter
 
 
 def _frames(path) -> list[np.ndarray]:

@@ -3,8 +3,8 @@ import cv2
 import numpy as np
 import pytest
 
-from stream.frames import FrameSource, FrameSourceError, FrameSourceNotFoundError, VideoWriter
-from stream.pose2d import FrameError
+from stream.source.frames import FrameSource, FrameSourceError, FrameSourceNotFoundError, VideoWriter
+from stream.pose2d.base import FrameError
 
 
 def test_video_frames_in_order_with_times(h264_clip):

@@ -16,7 +16,7 @@ import av
 import numpy as np
 import pytest
 
-from stream.frames import FrameClock, FrameSource, FrameSourceError, LiveSourceError
+from stream.source.frames import FrameClock, FrameSource, FrameSourceError, LiveSourceError
 
 SIZE = (64, 48)  # W, H
 REPO = Path(__file__).resolve().parents[2]
@@ -80,7 +80,7 @@ with out:
 # Reads standard input with FrameSource("-") and prints what came out as JSON.
 READER = r"""
 import json
-from stream.frames import FrameSource
+from stream.source.frames import FrameSource
 source = FrameSource("-")
 frames = [(f.index, f.time, f.bgr.shape) for f in source]
 print(json.dumps({"kind": source.kind, "len": len(source), "fps": source.fps, "frames": frames}))

@@ -12,8 +12,8 @@ import pytest
 import torch
 from store_compare import assert_same_store
 
-from stream.crops import crop_people, warp_crops
-from stream.stages import concat_jobs
+from nets.crops import crop_people, warp_crops
+from stream.mesh.stage import concat_jobs
 
 
 def grey_level_diff(torch_crops: torch.Tensor, cv2_crops: np.ndarray) -> tuple[float, float]:
@@ -75,9 +75,9 @@ def test_warp_crops_of_no_people_and_outside_the_image():
 
 
 def test_mesh_stage_gpu_crops_match_cpu_crops(pipeline_config, pipeline_clip):
-    from stream.frames import FrameSource
-    from stream.pipeline import load_mesh_stage
-    from stream.poses_io import PrecomputedPoses
+    from stream.source.frames import FrameSource
+    from stream.pipeline.local import load_mesh_stage
+    from stream.pose2d.precomputed import PrecomputedPoses
 
     cpu = load_mesh_stage(pipeline_config(), "coco17")             # crop_device auto on a CPU model: cpu
     gpu = load_mesh_stage(pipeline_config("model.crop_device=gpu"), "coco17")
@@ -105,7 +105,7 @@ def test_mesh_stage_gpu_crops_match_cpu_crops(pipeline_config, pipeline_clip):
 
 
 def test_run_local_with_gpu_crops_is_close_to_cpu_crops(pipeline_config, reference_store):
-    from stream.pipeline import run_local
+    from stream.pipeline.local import run_local
 
     store = run_local(pipeline_config("model.crop_device=gpu")).store
     # measured max |diff|: smpl_pose 1.0e-4 rad, betas 4.9e-6, cam_trans 7e-6 m, joints3d 1.2e-4 m
@@ -113,8 +113,8 @@ def test_run_local_with_gpu_crops_is_close_to_cpu_crops(pipeline_config, referen
 
 
 def test_mesh_stage_rejects_an_unresolved_crop_device(pipeline_config):
-    from stream.pipeline import load_mesh_stage
-    from stream.stages import MeshStage
+    from stream.pipeline.local import load_mesh_stage
+    from stream.mesh.stage import MeshStage
 
     model = load_mesh_stage(pipeline_config(), "coco17").model
     with pytest.raises(ValueError, match="crop_device = 'auto': expected 'cpu' or 'gpu'"):

@@ -17,8 +17,8 @@ pytest.importorskip("mmpose", reason="the optional mmpose stack is not installed
 
 import torch  # noqa: E402
 
-from stream.pose2d import FrameError, make_backend  # noqa: E402
-from stream.pose_mmpose import (MmposeBackend, MmposeMissingError, UnsupportedModelError,  # noqa: E402
+from stream.pose2d.base import FrameError, make_backend  # noqa: E402
+from stream.pose2d.mmpose import (MmposeBackend, MmposeMissingError, UnsupportedModelError,  # noqa: E402
                                 _numpy_safe_globals)
 
 RTMO = "body_2d_keypoint/rtmo/"

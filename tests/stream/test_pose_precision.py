@@ -3,7 +3,7 @@ import cv2
 import numpy as np
 import pytest
 
-from stream.pose_rtmo import RtmoBackend
+from stream.pose2d.rtmo import RtmoBackend
 
 IMAGES = ("basketball1.png", "basketball2.png", "basketball2_crop_tint.png")
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from nets.rtmo import RTMO, SIZES, config_from_state, read_mmpose_checkpoint
-from stream.pose_rtmo import RtmoBackend, letterbox
+from nets.rtmo.model import RTMO, SIZES, config_from_state, read_mmpose_checkpoint
+from stream.pose2d.rtmo import RtmoBackend, letterbox
 
 IMAGES = ("basketball1.png", "basketball2.png", "basketball2_crop_tint.png")
 MODELS = ("rtmo-s_crowdpose", "rtmo-l_body7")
@@ -141,7 +141,7 @@ def test_wrong_checkpoint_lists_keys(rtmo_checkpoint, tmp_path):
 
 
 def test_odd_frames_give_results_or_clear_errors(rtmo_checkpoint, images):
-    from stream.pose2d import FrameError
+    from stream.pose2d.base import FrameError
 
     backend = RtmoBackend(rtmo_checkpoint("rtmo-s_crowdpose"), device="cpu")
     gray = cv2.cvtColor(images[0], cv2.COLOR_BGR2GRAY)
@@ -161,8 +161,8 @@ def test_stream_poses_rtmo_cli_writes_what_the_backend_finds(rtmo_checkpoint, fi
     """`stream poses IMAGE --backend rtmo` -> COCO results that read back as the backend's own people."""
     from typer.testing import CliRunner
 
-    from stream.cli import app
-    from stream.poses_io import PrecomputedPoses
+    from stream.cli.app import app
+    from stream.pose2d.precomputed import PrecomputedPoses
 
     image, checkpoint = fixture_file("rtmo_parity/basketball1.png"), rtmo_checkpoint("rtmo-s_crowdpose")
     res = CliRunner().invoke(app, ["poses", str(image), "--backend", "rtmo", "--checkpoint",

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 from nets.joints import joint_names
-from stream.image import read_poses
-from stream.pose2d import FramePoses, make_backend
-from stream.poses_io import (CocoResultsWriter, PosesFileError, PosesFileNotFoundError, PrecomputedPoses,
+from stream.mesh.image import read_poses
+from stream.pose2d.base import FramePoses, make_backend
+from stream.pose2d.precomputed import (CocoResultsWriter, PosesFileError, PosesFileNotFoundError, PrecomputedPoses,
                              write_coco_results)
 
 

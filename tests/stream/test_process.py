@@ -1,4 +1,4 @@
-"""``stream process`` without Ray: stages, the local runner, resume and bad inputs (stream.pipeline)."""
+"""``stream process`` without Ray: stages, the local runner, resume and bad inputs (stream.pipeline.local)."""
 import json
 import shutil
 import subprocess
@@ -8,17 +8,17 @@ import numpy as np
 import pytest
 import torch
 
-from stream.frames import FrameSourceError, FrameSourceNotFoundError
-from stream.pipeline import Run, run_local
-from stream.poses_io import read_poses_file
-from stream.stages import TrackStage, frame_rows
+from stream.source.frames import FrameSourceError, FrameSourceNotFoundError
+from stream.pipeline.local import Run, run_local
+from stream.pose2d.precomputed import read_poses_file
+from stream.mesh.stage import TrackStage, frame_rows
 from conftest import interrupt_after, pipeline_overrides, remux_mpegts
 from store_compare import FIELDS, assert_same_store, read_tracks
 from stream.store import open_store
-from stream.store_layout import StoreExistsError, StoreMismatchError
+from stream.store.layout import StoreExistsError, StoreMismatchError
 
 def test_local_run_stores_every_frame_and_one_track_per_person(reference_store, pipeline_clip):
-    from stream.demo import score_store
+    from stream.demo.run import score_store
 
     with open_store(reference_store) as store:
         assert store.frames_done == pipeline_clip.frames
@@ -241,7 +241,7 @@ def test_smoothing_keeps_raw_values_and_resumes_exactly(reference_store, pipelin
 def test_cli_names_a_bad_input_and_exits_2(tmp_path):
     from typer.testing import CliRunner
 
-    from stream.cli import app
+    from stream.cli.app import app
 
     text = tmp_path / "notes.mp4"
     text.write_text("not a video\n")

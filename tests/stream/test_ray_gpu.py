@@ -12,9 +12,9 @@ import ray
 from conftest import interrupt_after, pipeline_overrides
 from store_compare import assert_same_store
 from stream.config import load_pipeline_config
-from stream.pipeline import run_local
-from stream.ray_pipeline import run_ray
-from stream.ray_setup import PlacementError, _free_port, NODE_IP, ray_session, start_local_cluster
+from stream.pipeline.local import run_local
+from stream.pipeline.ray_driver import run_ray
+from stream.pipeline.ray_setup import PlacementError, _free_port, NODE_IP, ray_session, start_local_cluster
 from stream.store import open_store
 
 
@@ -23,7 +23,7 @@ def rtmo_setup(rtmo_checkpoint, reduced_assets, tmp_path_factory):
     """``make(output, *overrides)`` -> config of a 6-frame clip with the default backend (RTMO, fixture weights:
     random, so it finds ~20 random "people" a frame) and the CPU-only local run's store as the reference."""
     from nets.synth import CrowdConfig
-    from stream.synth import write_synthetic_clip
+    from stream.demo.synth import write_synthetic_clip
 
     folder = tmp_path_factory.mktemp("rtmo_gpu")
     clip = write_synthetic_clip(folder, CrowdConfig(people=4, frames=6, width=320, height=240, seed=5))

@@ -11,8 +11,8 @@ import ray
 
 from conftest import pipeline_overrides
 from store_compare import assert_same_store
-from stream.ray_pipeline import run_ray
-from stream.ray_setup import ray_session
+from stream.pipeline.ray_driver import run_ray
+from stream.pipeline.ray_setup import ray_session
 from stream.store import open_store
 
 
@@ -82,7 +82,7 @@ def test_batch_of_inputs_on_shared_pools(joined, pipeline_config, pipeline_clip,
     import dataclasses
     import shutil
 
-    from stream.ray_pipeline import run_many
+    from stream.pipeline.ray_driver import run_many
 
     cfgs = []
     for stem in ("first", "second"):

@@ -1,4 +1,4 @@
-"""stream.ray_setup: the embedded Ray stays on loopback (proved under strace) and a real two-node cluster runs.
+"""stream.pipeline.ray_setup: the embedded Ray stays on loopback (proved under strace) and a real two-node cluster runs.
 
 The strace proofs need /usr/bin/strace (Debian/Ubuntu: ``apt-get install -y strace``); without it they fail
 and say so rather than pass unproved.
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from stream.ray_setup import init_ray, ray_session, start_local_cluster
+from stream.pipeline.ray_setup import init_ray, ray_session, start_local_cluster
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "check_ray_loopback.py"
 

@@ -1,4 +1,4 @@
-"""Online One-Euro smoothing per track (stream.smoothing) and its arrays in the store and the exports."""
+"""Online One-Euro smoothing per track (stream.smooth.online) and its arrays in the store and the exports."""
 from __future__ import annotations
 
 import dataclasses
@@ -14,7 +14,7 @@ from stream.config import SmoothingSection
 from stream.export import NotSmoothedError, track_motion
 from stream.export.run import export_store as export_tracks
 from stream.export.rotations import axis_angle_to_matrix
-from stream.smoothing import SmoothingInputError, TrackSmoother
+from stream.smooth.online import SmoothingInputError, TrackSmoother
 from stream.store import StoreInputError, StoreWriter, info_lines, open_store
 from test_store import (CAMERA, CONFIG, FINGERPRINTS, FRAMES, SOURCE, as_persons, assert_same_store, frame_people,
                         kill_when_stored)

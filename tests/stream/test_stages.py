@@ -1,4 +1,4 @@
-"""stream.stages: person jobs crop as `stream image` does; the crop camera moves into the full image's camera."""
+"""stream.mesh.stage: person jobs crop as `stream image` does; the crop camera moves into the full image's camera."""
 import json
 from types import SimpleNamespace
 
@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from stream.crops import crop_people, crop_transforms
-from stream.stages import CROP_FOCAL, crop_camera_to_image, person_jobs
+from nets.crops import crop_people, crop_transforms
+from stream.mesh.stage import CROP_FOCAL, crop_camera_to_image, person_jobs
 
 
 @pytest.fixture(scope="module")

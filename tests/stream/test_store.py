@@ -15,7 +15,7 @@ import torch
 import zarr
 from typer.testing import CliRunner
 
-from stream.cli import app
+from stream.cli.app import app
 from stream.store import (CAMERA_CONVENTION, FrameOrderError, PersonResult, StoreExistsError,
                           StoreFormatError, StoreInputError, StoreMismatchError, StoreNotFoundError, StoreWriter,
                           open_store)
@@ -173,11 +173,11 @@ def test_appends_in_blocks_without_rewriting_full_chunks(tmp_path):
 
 
 def test_fsync_syncs_the_flushed_chunks_before_the_progress(tmp_path, monkeypatch):
-    import stream.store_write
+    import stream.store.write
 
     opened = []
-    real = stream.store_write._fsync
-    monkeypatch.setattr(stream.store_write, "_fsync", lambda p: opened.append(Path(p)) or real(p))
+    real = stream.store.write._fsync
+    monkeypatch.setattr(stream.store.write, "_fsync", lambda p: opened.append(Path(p)) or real(p))
     path = write(tmp_path / "out.zarr", range(16), fsync=True, flush_frames=8, chunk_frames=16)
     chunk = path / "tracks" / "1" / "smpl_pose" / "c" / "0" / "0" / "0"
     assert chunk in opened and chunk.parent in opened
@@ -317,13 +317,13 @@ def test_resume_after_a_crash_mid_flush_equals_an_uninterrupted_run(tmp_path, mo
 
 @pytest.mark.parametrize("crash_after", [1, 6, 30])
 def test_a_resume_that_crashes_can_be_resumed(tmp_path, monkeypatch, reference, crash_after):
-    import stream.store_write
+    import stream.store.write
 
     path = write(tmp_path / "out.zarr", range(61), finish=False)  # frames 56..60 buffered and flushed on exit
     root = zarr.open_group(path, mode="r+")
     root.attrs["progress"] = {"frames_done": 37, "complete": False}  # as if the last flushes never committed
     calls = []
-    real = stream.store_write._truncate
+    real = stream.store.write._truncate
 
     def truncate(*args):
         if len(calls) == crash_after:
@@ -331,7 +331,7 @@ def test_a_resume_that_crashes_can_be_resumed(tmp_path, monkeypatch, reference, 
         calls.append(args)
         real(*args)
 
-    monkeypatch.setattr(stream.store_write, "_truncate", truncate)
+    monkeypatch.setattr(stream.store.write, "_truncate", truncate)
     with pytest.raises(Crash):
         StoreWriter.resume(path, config=CONFIG, fingerprints=FINGERPRINTS)
     monkeypatch.undo()
@@ -438,7 +438,7 @@ def crowd(standin_body):
 
 @pytest.fixture(scope="module")
 def crowd_store(crowd, tmp_path_factory) -> Path:
-    from stream.synth import store_from_crowd
+    from stream.demo.synth import store_from_crowd
 
     return store_from_crowd(crowd, tmp_path_factory.mktemp("crowd") / "crowd.zarr")
 
@@ -470,7 +470,7 @@ def test_cam_trans_places_the_body_in_the_camera_frame(crowd, crowd_store, stand
 
 
 def test_store_from_crowd_min_visible_drops_hidden_frames(crowd, tmp_path):
-    from stream.synth import store_from_crowd
+    from stream.demo.synth import store_from_crowd
 
     store = open_store(store_from_crowd(crowd, tmp_path / "c.zarr", joint_set="crowdpose14", min_visible=8))
     visible = (crowd.keypoints2d["crowdpose14"][..., 2] > 0).sum(-1) >= 8

@@ -7,9 +7,9 @@ import pytest
 from typer.testing import CliRunner
 
 from nets.synth import CrowdConfig, make_crowd, render
-from stream.cli import app
-from stream.frames import FrameSource
-from stream.poses_io import PrecomputedPoses
+from stream.cli.app import app
+from stream.source.frames import FrameSource
+from stream.pose2d.precomputed import PrecomputedPoses
 
 runner = CliRunner()
 ARGS = ["--people", "3", "--frames", "12", "--fps", "24", "--size", "160x96", "--seed", "1"]

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from train.metrics import (crowd_index, match_people_2d, mpjpe, mpvpe, mupots_3dpck, pa_mpjpe,
+from nets.metrics import (crowd_index, match_people_2d, mpjpe, mpvpe, mupots_3dpck, pa_mpjpe,
                            rescale_bones, MUPOTS_PARENTS)
 
 

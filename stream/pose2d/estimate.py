@@ -4,7 +4,7 @@
     summary = estimate_poses(FrameSource("clip.mp4"), backend, "poses.json", draw="check.mp4")
 
 Frames go to the backend ``batch_size`` at a time. The output is COCO keypoint results
-(``stream.poses_io``): ``image_id`` is the frame index for a video and the file name for images.
+(``stream.pose2d.precomputed``): ``image_id`` is the frame index for a video and the file name for images.
 ``draw`` writes the skeletons: a video (``.mp4``, ``.mkv``, ``.mov``, ``.avi``), one image (for a
 single-image input) or, for any other path, a folder with one PNG per frame.
 """
@@ -17,10 +17,10 @@ from pathlib import Path
 
 import cv2
 
-from stream.draw import draw_poses
-from stream.frames import IMAGE_EXTENSIONS, Frame, FrameSource, VideoWriter
-from stream.pose2d import PoseBackend
-from stream.poses_io import CocoResultsWriter
+from stream.pose2d.draw import draw_poses
+from stream.source.frames import IMAGE_EXTENSIONS, Frame, FrameSource, VideoWriter
+from stream.pose2d.base import PoseBackend
+from stream.pose2d.precomputed import CocoResultsWriter
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ def estimate_poses(source: FrameSource, backend: PoseBackend, out, *, draw=None,
     """Run ``backend`` over every frame of ``source``; write COCO keypoint results to ``out``."""
     if batch_size < 1:
         raise ValueError(f"batch size must be at least 1, got {batch_size}")
-    # precomputed poses keyed by index also serve image folders (see stream.poses_io)
+    # precomputed poses keyed by index also serve image folders (see stream.pose2d.precomputed)
     by_index = source.is_video or getattr(backend, "id_kind", None) == "index"
     target = DrawTarget(draw, source) if draw is not None else None
     frames = people = 0

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from stream.ray_setup import PlacementError
+from stream.pipeline.ray_setup import PlacementError
 
 PROCESS_ERRORS = (OSError, ValueError, KeyError, ImportError, pickle.UnpicklingError, PlacementError)
 
@@ -53,11 +53,11 @@ def process(
 
 def run_pipeline(cfg, *, ray: bool = True, progress: bool = True, **kwargs):
     """The local or the Ray runner with a progress bar sized from the input's frame count."""
-    from stream.pipeline import run_local
-    from stream.progress import process_progress
+    from stream.pipeline.local import run_local
+    from stream.cli.progress import process_progress
     with process_progress(frame_total([cfg.input]), progress) as advance:
         if ray:
-            from stream.ray_pipeline import run_ray
+            from stream.pipeline.ray_driver import run_ray
             return run_ray(cfg, progress=advance, **kwargs)
         return run_local(cfg, progress=advance, **kwargs)
 
@@ -65,7 +65,7 @@ def run_pipeline(cfg, *, ray: bool = True, progress: bool = True, **kwargs):
 def frame_total(inputs: list[str]) -> int | None:
     """Frames of all inputs as their containers state them (None if unknown). A bad input fails here, before
     the progress bar appears (live inputs are not opened yet)."""
-    from stream.frames import FrameSource
+    from stream.source.frames import FrameSource
     return sum(len(FrameSource(i)) for i in inputs) or None
 
 
@@ -108,8 +108,8 @@ def batch(
 ) -> None:
     """Process many videos at once on one Ray cluster: shared pose and mesh workers, mesh batches mixing videos."""
     from stream.config import load_pipeline_config
-    from stream.progress import process_progress
-    from stream.ray_pipeline import run_many
+    from stream.cli.progress import process_progress
+    from stream.pipeline.ray_driver import run_many
 
     overrides = [item for item in items if OVERRIDE.match(item)]
     inputs = [item for item in items if not OVERRIDE.match(item)]
@@ -150,7 +150,7 @@ def demo(
 ) -> None:
     """Synthesise a crowd clip, process it with the stand-in assets and simulated 2D detections, and score it
     against the generator's ground truth."""
-    from stream.demo import run_demo
+    from stream.demo.run import run_demo
 
     try:
         result = run_demo(out, people=people, frames=frames, seed=seed, ray=ray, progress=progress,

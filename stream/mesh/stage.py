@@ -1,4 +1,4 @@
-"""Plain pipeline stages of ``stream process`` (no Ray here; ``stream.ray_pipeline`` wraps these).
+"""Plain pipeline stages of ``stream process`` (no Ray here; ``stream.pipeline.ray_driver`` wraps these).
 
     poses = PoseStage(backend)(frames, frame_ids)                # FramePoses per frame, batched
     people = TrackStage(tracker_config)(frame_index, poses[0])   # TrackedPerson list, frames in order
@@ -6,7 +6,7 @@
     out = mesh(concat_jobs([jobs, ...]))                         # one batched forward for many frames
     rows = frame_rows(people, jobs, out, focal, principal_point) # StoreWriter.add_frame's people dict
 
-``person_jobs`` crops exactly as ``stream image`` does (``stream.crops.crop_people``, the official demo's
+``person_jobs`` crops exactly as ``stream image`` does (``nets.crops.crop_people``, the official demo's
 preprocessing). ``crop_camera_to_image`` moves each person's crop-camera translation into the full
 image's camera so that everyone in a frame shares one 3D scene.
 """
@@ -19,8 +19,8 @@ import numpy as np
 import torch
 
 from nets.devices import resolve_precision
-from stream.crops import CropConfig, crop_people, warp_crops
-from stream.pose2d import FramePoses
+from nets.crops import CropConfig, crop_people, warp_crops
+from stream.pose2d.base import FramePoses
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ __all__ = ["CROP_FOCAL", "JOB_KEYS", "MeshStage", "PoseStage", "TrackStage", "co
 
 JOB_KEYS = ("img", "joints", "joints_mask", "bbox", "index", "track_id", "frame_index")  # what a mesh worker needs
 
-CROP_FOCAL = 5000.0  # 3DCrowdNet's virtual focal length (nets.ModelConfig.focal; stream.image.RENDER_FOCAL)
+CROP_FOCAL = 5000.0  # 3DCrowdNet's virtual focal length (nets.ModelConfig.focal; stream.mesh.image.RENDER_FOCAL)
 
 
 def person_jobs(frame_index: int, bgr: np.ndarray, tracked_people: Sequence, joint_set: str,
@@ -63,12 +63,12 @@ def crop_camera_to_image(cam_trans_crop: np.ndarray, bbox: np.ndarray, focal: fl
                          crop_focal=CROP_FOCAL) -> np.ndarray:
     """(N,3) crop-camera translations, (N,4) xywh boxes -> (N,3) translations in the full image's camera.
 
-    The crop camera (3DCrowdNet run with ``bbox``, as ``stream.image.estimate`` does; its render
+    The crop camera (3DCrowdNet run with ``bbox``, as ``stream.mesh.image.estimate`` does; its render
     camera) maps a camera-frame point X to image pixels ``u = crop_focal * X_xy / X_z + c_box`` with
     ``crop_focal`` the model's ``config.focal`` in image pixels (5000 for the official model, 2500 for the
     reduced one; a scalar or one per row) and ``c_box`` the box centre ``(x + w/2, y + h/2)``. (A model run
     without ``bbox`` has focal 5000 in 256-crop pixels: pass ``crop_focal = 5000 * w / 256``.)
-    The full-image camera is ``u = focal * X_xy / X_z + principal_point`` (stream.store_layout).
+    The full-image camera is ``u = focal * X_xy / X_z + principal_point`` (stream.store.layout).
 
     The new translation keeps the person's image size and puts the translation origin (the SMPL
     ``transl`` origin, near the pelvis) on the same pixel::
@@ -103,7 +103,7 @@ def crop_camera_to_image(cam_trans_crop: np.ndarray, bbox: np.ndarray, focal: fl
 
 
 class PoseStage:
-    """2D poses of a batch of frames through any ``stream.pose2d`` backend; the joint set is checked."""
+    """2D poses of a batch of frames through any ``stream.pose2d.base`` backend; the joint set is checked."""
 
     def __init__(self, backend, joint_set: str | None = None):
         self.backend = backend

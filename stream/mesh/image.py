@@ -11,9 +11,9 @@ import cv2
 import numpy as np
 import torch
 
-from stream.crops import CropConfig, crop_people
-from stream.poses_io import DEMO_FORMAT, PosesFileError, demo_people, load_json
-from stream.render import draw_meshes, person_colors
+from nets.crops import CropConfig, crop_people
+from stream.pose2d.precomputed import DEMO_FORMAT, PosesFileError, demo_people, load_json
+from stream.mesh.render import draw_meshes, person_colors
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ def read_image(path) -> np.ndarray:
 def read_poses(path, image_name: str, joint_set: str = "coco17") -> list[np.ndarray]:
     """People of ``image_name`` from an official-demo poses JSON, each (K,3) float64 x, y, score in pixels.
 
-    Reads and validates with ``stream.poses_io`` (errors are ``PosesFileError``, a ValueError naming the
+    Reads and validates with ``stream.pose2d.precomputed`` (errors are ``PosesFileError``, a ValueError naming the
     file, the image and the person), so ``PrecomputedPoses`` gives exactly these arrays.
     """
     data = load_json(path)

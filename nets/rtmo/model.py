@@ -7,7 +7,7 @@ read from the checkpoint, so the s/m/l sizes and the CrowdPose-14 / COCO-17 vari
     people = model.predict(x)      # x: (B, 3, 640, 640) float BGR 0..255, letterboxed
     people[0].keypoints            # (N, K, 2) network-input pixels, by descending score
 
-Letterboxing and mapping back to the image live in ``stream.pose_rtmo``.
+Letterboxing and mapping back to the image live in ``stream.pose2d.rtmo``.
 """
 from __future__ import annotations
 
@@ -21,9 +21,9 @@ import torch
 from torch import nn
 
 from nets.checkpoint import CheckpointError, load_strict
-from nets.rtmo_backbone import ConvBN, CSPDarknet
-from nets.rtmo_head import Instances, RTMOHead
-from nets.rtmo_neck import HybridEncoder, RepVGGBlock
+from nets.rtmo.backbone import ConvBN, CSPDarknet
+from nets.rtmo.head import Instances, RTMOHead
+from nets.rtmo.neck import HybridEncoder, RepVGGBlock
 
 log = logging.getLogger(__name__)
 

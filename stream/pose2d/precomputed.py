@@ -32,7 +32,7 @@ from typing import Sequence
 import numpy as np
 
 from nets.joints import JOINT_SETS, joint_names
-from stream.pose2d import FramePoses, keypoint_box
+from stream.pose2d.base import FramePoses, keypoint_box
 
 log = logging.getLogger(__name__)
 

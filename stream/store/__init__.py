@@ -1,6 +1,6 @@
 """The per-video Zarr v3 store: per-track SMPL sequences, written in order, resumable, read as numpy.
 
-Write (one writer per video, frames in order; see ``stream.store_write``)::
+Write (one writer per video, frames in order; see ``stream.store.write``)::
 
     from stream.store import PersonResult, StoreWriter, open_store
 
@@ -15,22 +15,22 @@ Write (one writer per video, frames in order; see ``stream.store_write``)::
     writer = StoreWriter.resume("out.zarr", config=config_dict, fingerprints=asset_hashes)  # after a crash
     writer.frames_done                                   # continue from this frame
 
-Read (``stream.store_read``)::
+Read (``stream.store.read``)::
 
     store = open_store("out.zarr")
     for track in store:                                  # Track: frame, time, smpl_pose (T, 24, 3), ...
         ...
 
-Layout, fill values and the commit rule: ``stream.store_layout``. Camera and ``cam_trans``:
+Layout, fill values and the commit rule: ``stream.store.layout``. Camera and ``cam_trans``:
 ``CAMERA_CONVENTION`` (also stored in ``attrs["camera"]["convention"]``): camera-frame vertices =
 ``body(smpl_pose, smpl_betas).vertices + cam_trans``. A store of a synthetic crowd's ground truth:
-``stream.synth.store_from_crowd``.
+``stream.demo.synth.store_from_crowd``.
 """
-from stream.store_layout import (CAMERA_CONVENTION, FORMAT, FRAME_ARRAYS, TRACK_ARRAYS, FrameOrderError, PersonResult,
+from stream.store.layout import (CAMERA_CONVENTION, FORMAT, FRAME_ARRAYS, TRACK_ARRAYS, FrameOrderError, PersonResult,
                                  StoreExistsError, StoreFormatError, StoreInputError, StoreMismatchError,
                                  StoreNotFoundError)
-from stream.store_read import Store, Track, TrackSummary, info_lines, open_store
-from stream.store_write import StoreWriter
+from stream.store.read import Store, Track, TrackSummary, info_lines, open_store
+from stream.store.write import StoreWriter
 
 __all__ = ["CAMERA_CONVENTION", "FORMAT", "FRAME_ARRAYS", "TRACK_ARRAYS", "FrameOrderError", "PersonResult", "Store",
            "StoreExistsError", "StoreFormatError", "StoreInputError", "StoreMismatchError", "StoreNotFoundError",

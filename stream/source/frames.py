@@ -43,7 +43,7 @@ import av
 import cv2
 import numpy as np
 
-from stream.pose2d import FrameError, as_bgr8
+from stream.pose2d.base import FrameError, as_bgr8
 
 log = logging.getLogger(__name__)
 

@@ -117,17 +117,17 @@ def make_backend(name: str, *, checkpoint=None, config=None, poses=None, device:
     - ``precomputed``: ``poses`` = a COCO keypoint-results JSON or an official-demo poses JSON.
     """
     if name == "rtmo":
-        from stream.pose_rtmo import RtmoBackend
+        from stream.pose2d.rtmo import RtmoBackend
         return RtmoBackend(checkpoint, device=device, precision=precision, batch_size=batch_size,
                            score_thr=score_threshold)
     if name == "mmpose":
-        from stream.assets import ASSETS, resolve_asset
-        from stream.pose_mmpose import MmposeBackend
+        from stream.pose2d.assets import ASSETS, resolve_asset
+        from stream.pose2d.mmpose import MmposeBackend
         if checkpoint is not None and str(checkpoint) in ASSETS:  # a known name: its weights and its config
             config = config or ASSETS[str(checkpoint)].mmpose_config
             checkpoint = resolve_asset(checkpoint)
         return MmposeBackend(config, checkpoint, device=device, precision=precision, batch_size=batch_size)
     if name == "precomputed":
-        from stream.poses_io import PrecomputedPoses
+        from stream.pose2d.precomputed import PrecomputedPoses
         return PrecomputedPoses.from_file(poses)
     raise ValueError(f"unknown pose backend {name!r}; expected one of ['mmpose', 'precomputed', 'rtmo']")

@@ -17,7 +17,7 @@ writes into ``out_dir``:
   ``detections_<set>_truth`` (D,): the identity behind each record of ``detections_<set>.json``, in
   file order (-1 = false positive).
 - ``detections_<set>.json``: the simulated detections (``nets.synth.noise``) as COCO keypoint results
-  (``stream.poses_io``; ``image_id`` = frame index), readable by ``stream poses --backend precomputed``.
+  (``stream.pose2d.precomputed``; ``image_id`` = frame index), readable by ``stream poses --backend precomputed``.
 - ``truth_<set>.json``: the noise-free truth in the same format: people with a visible joint, visible
   joints at score 1, others (0, 0, 0), the true box.
 """
@@ -34,9 +34,9 @@ import numpy as np
 
 from nets.synth import CrowdConfig, NoiseConfig, make_crowd, occlusion_summary, simulate_detections, truth_detections
 from nets.synth.noise import noise_config
-from stream.frames import VideoWriter
-from stream.pose2d import FramePoses
-from stream.poses_io import write_coco_results
+from stream.source.frames import VideoWriter
+from stream.pose2d.base import FramePoses
+from stream.pose2d.precomputed import write_coco_results
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from nets.joints import JOINT_SETS
-from stream.store_layout import CAMERA_CONVENTION, PERSON_FIELDS, SMOOTH_ARRAYS, StoreInputError, json_value
+from stream.store.layout import CAMERA_CONVENTION, PERSON_FIELDS, SMOOTH_ARRAYS, StoreInputError, json_value
 
 _SHAPES = {"smpl_pose": (24, 3), "smpl_betas": (10,), "cam_trans": (3,), "joints3d": (30, 3), "bbox": (4,),
            "score": (), "smooth_smpl_pose": (24, 3), "smooth_cam_trans": (3,)}
@@ -27,7 +27,7 @@ def stack_people(people, frame_index: int, k: int, smoothed: bool = False) -> di
     missing = [name for name in fields if name not in given]
     if missing and smoothed and set(missing) <= set(SMOOTH_ARRAYS):
         raise StoreInputError(f"frame {frame_index}: people lack {missing}; the store was created with smoothing, "
-                              "so every person needs its smoothed values (stream.smoothing.TrackSmoother.smooth_frame)")
+                              "so every person needs its smoothed values (stream.smooth.online.TrackSmoother.smooth_frame)")
     if missing:
         raise StoreInputError(f"frame {frame_index}: people lack {missing}; expected keys {fields}")
     extra = [name for name in SMOOTH_ARRAYS if name in given and not smoothed]

@@ -18,7 +18,7 @@ from nets.checkpoint import save_checkpoint
 from nets.joints import COCO17, SMPL30
 from nets.model import CrowdNet
 from nets.standin import write_standin_body
-from stream.render import draw_meshes
+from stream.mesh.render import draw_meshes
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ DEMO_SIZE = (320, 240)   # width, height of the synthetic clip
 
 @dataclass(frozen=True)
 class DemoResult:
-    summary: object        # stream.pipeline.RunSummary
+    summary: object        # stream.pipeline.local.RunSummary
     scores: dict
     score_text: str
     trained: bool          # self-trained synthetic-domain weights (True) or the untrained stand-in
@@ -101,10 +101,10 @@ def run_demo(out, *, people: int = 6, frames: int = 48, seed: int = 0, ray: bool
     """A synthetic crowd clip with simulated COCO-17 detections through ``stream process``, scored against
     the generator's ground truth (``score_store``)."""
     from nets.synth import CrowdConfig
-    from stream.assets import crowdmesh_home
-    from stream.cli_process import run_pipeline
+    from stream.pose2d.assets import crowdmesh_home
+    from stream.cli.process import run_pipeline
     from stream.config import load_pipeline_config
-    from stream.synth import write_synthetic_clip
+    from stream.demo.synth import write_synthetic_clip
 
     out = Path(out)
     assets = standin_assets(crowdmesh_home() / "standin")
@@ -134,7 +134,7 @@ def score_store(store_path, truth_path) -> dict:
     similarity alignment (PA-MPJPE), in mm."""
     from nets.joints import SMPL30
     from stream.store import open_store
-    from train.metrics import mpjpe, pa_mpjpe
+    from nets.metrics import mpjpe, pa_mpjpe
 
     truth = np.load(truth_path)
     gt_kpts, gt_joints, present = truth["keypoints2d_coco17"], truth["joints3d"], truth["present"]

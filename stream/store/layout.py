@@ -1,4 +1,4 @@
-"""What the store holds and the errors it raises: shared by ``stream.store_write`` and ``stream.store_read``.
+"""What the store holds and the errors it raises: shared by ``stream.store.write`` and ``stream.store.read``.
 
 Layout (Zarr v3, one store per video; T rows of a track, N frames, K keypoints)::
 
@@ -62,7 +62,7 @@ TRACK_ARRAYS: dict[str, ArraySpec] = {
 }
 PERSON_FIELDS = ("track_id",) + tuple(name for name in TRACK_ARRAYS if name != "frame")
 # per-track arrays of a store written with smoothing (``attrs["smoothing"]`` not None): the filtered values
-# (``stream.smoothing``), next to the raw ones
+# (``stream.smooth.online``), next to the raw ones
 SMOOTH_ARRAYS: dict[str, ArraySpec] = {
     "smooth_smpl_pose": ArraySpec((NUM_SMPL_JOINTS, 3), "float32", np.nan, ("time", "smpl_joint", "axis_angle")),
     "smooth_cam_trans": ArraySpec((3,), "float32", np.nan, ("time", "xyz")),

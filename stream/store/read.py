@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import zarr
 
-from stream.store_layout import FORMAT, StoreFormatError, StoreNotFoundError, committed_rows, track_arrays
+from stream.store.layout import FORMAT, StoreFormatError, StoreNotFoundError, committed_rows, track_arrays
 
 
 @dataclass(frozen=True, eq=False)

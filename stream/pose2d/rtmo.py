@@ -16,9 +16,9 @@ import numpy as np
 import torch
 
 from nets.devices import autocast, resolve_device, resolve_precision
-from nets.rtmo import RTMO
-from stream.assets import resolve_asset
-from stream.pose2d import FramePoses, as_bgr8
+from nets.rtmo.model import RTMO
+from stream.pose2d.assets import resolve_asset
+from stream.pose2d.base import FramePoses, as_bgr8
 
 log = logging.getLogger(__name__)
 

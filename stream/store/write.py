@@ -28,11 +28,11 @@ from pathlib import Path
 import numpy as np
 import zarr
 
-from stream.store_input import check_camera, check_joint_set, check_source, json_dict, stack_people
-from stream.store_layout import (COMPRESSOR, FORMAT, FRAME_ARRAYS, FrameOrderError, StoreExistsError,
+from stream.store.checks import check_camera, check_joint_set, check_source, json_dict, stack_people
+from stream.store.layout import (COMPRESSOR, FORMAT, FRAME_ARRAYS, FrameOrderError, StoreExistsError,
                                  StoreFormatError, StoreInputError, StoreMismatchError, committed_rows,
                                  crowdmesh_version, differences, track_arrays)
-from stream.store_read import open_root
+from stream.store.read import open_root
 
 log = logging.getLogger(__name__)
 

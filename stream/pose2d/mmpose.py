@@ -21,7 +21,7 @@ import numpy as np
 
 from nets.devices import autocast, resolve_device, resolve_precision
 from nets.joints import joint_names
-from stream.pose2d import FramePoses, as_bgr8, keypoint_box
+from stream.pose2d.base import FramePoses, as_bgr8, keypoint_box
 
 log = logging.getLogger(__name__)
 

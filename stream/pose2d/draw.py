@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from nets.joints import skeleton
-from stream.pose2d import FramePoses, as_bgr8
+from stream.pose2d.base import FramePoses, as_bgr8
 
 _LIMIT = 1 << 15  # OpenCV draws with int coordinates; keep far-off points finite and in range
 

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from nets.rtmo_backbone import ConvBN
+from nets.rtmo.backbone import ConvBN
 
 STRIDES = (16, 32)
 DCC_DIM = 128

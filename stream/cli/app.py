@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from stream.assets import crowdmesh_home  # noqa: F401  (kept importable from here)
+from stream.pose2d.assets import crowdmesh_home  # noqa: F401  (kept importable from here)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="crowdmesh: 3D SMPL motion for every person in crowd images and videos.")
@@ -44,8 +44,8 @@ def image(
     from nets.assets import AssetError
     from nets.body import BodyModel
     from nets.checkpoint import CheckpointError, load_model
-    from stream.demo import STANDIN_NOTICE, example_scene, standin_assets
-    from stream.image import InputError, estimate, read_image, read_poses, write_results
+    from stream.demo.run import STANDIN_NOTICE, example_scene, standin_assets
+    from stream.mesh.image import InputError, estimate, read_image, read_poses, write_results
 
     try:
         home = crowdmesh_home()
@@ -102,10 +102,10 @@ def poses(
 ) -> None:
     """2D poses of every person in an image, an image folder or a video, as COCO keypoint results."""
     from nets.assets import AssetError
-    from stream.assets import resolve_asset
-    from stream.frames import FrameSource
-    from stream.pose2d import make_backend
-    from stream.poses import estimate_poses
+    from stream.pose2d.assets import resolve_asset
+    from stream.source.frames import FrameSource
+    from stream.pose2d.base import make_backend
+    from stream.pose2d.estimate import estimate_poses
 
     try:
         source = FrameSource(input)
@@ -163,7 +163,7 @@ def synth(
     from nets.assets import AssetError
     from nets.synth import CrowdConfig
     from nets.synth.noise import noise_config
-    from stream.synth import write_synthetic_clip
+    from stream.demo.synth import write_synthetic_clip
 
     try:
         width, height = _parse_size(size)
@@ -268,7 +268,7 @@ def assets(ctx: typer.Context,
     """List the known weights, where they go and whether they are present. `stream assets get NAME` fetches one."""
     if ctx.invoked_subcommand is not None:
         return
-    from stream.assets import ASSETS, HashMismatchError, asset_path, verify as verify_file, weights_dir
+    from stream.pose2d.assets import ASSETS, HashMismatchError, asset_path, verify as verify_file, weights_dir
 
     typer.echo(f"weights folder: {weights_dir(crowdmesh_home())}")
     for name, asset in ASSETS.items():
@@ -291,7 +291,7 @@ def assets_get(
                                                                  "of the official address.")] = None,
 ) -> None:
     """Download (or copy from --from) a known asset into the weights folder and verify its sha256."""
-    from stream.assets import get_asset_file
+    from stream.pose2d.assets import get_asset_file
 
     try:
         path = get_asset_file(name, crowdmesh_home(), source=source)
@@ -304,7 +304,7 @@ if __name__ == "__main__":
     sys.exit(app())
 
 
-from stream.cli_process import batch, demo, process  # noqa: E402  (the commands live in their own module)
+from stream.cli.process import batch, demo, process  # noqa: E402  (the commands live in their own module)
 
 app.command()(process)
 app.command()(batch)

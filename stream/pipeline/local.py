@@ -4,7 +4,7 @@
                                                          "pose2d.poses=detections.json"])
     summary = run_local(cfg)                     # -> clip.zarr, one SMPL sequence per tracked person
 
-This is the reference the Ray pipeline (``stream.ray_pipeline``) is tested against: both build their
+This is the reference the Ray pipeline (``stream.pipeline.ray_driver``) is tested against: both build their
 stages with the functions here (``load_pose_stage``, ``load_mesh_stage``, ``StoreSink``), so they differ
 only in where the stages run and in how mesh crops are grouped into batches.
 
@@ -22,15 +22,15 @@ import numpy as np
 
 from nets.assets import SOURCES, missing_asset
 from nets.devices import resolve_device, resolve_precision
-from stream.assets import crowdmesh_home, sha256_file
+from stream.pose2d.assets import crowdmesh_home, sha256_file
 from stream.config import PipelineConfig, to_dict
-from stream.frames import Frame, FrameSource, FrameSourceError
-from stream.smoothing import TrackSmoother
-from stream.stages import MeshStage, PoseStage, TrackStage, concat_jobs, frame_rows, split_rows
-from stream.store_layout import (StoreExistsError, StoreFormatError, StoreMismatchError, differences,
+from stream.source.frames import Frame, FrameSource, FrameSourceError
+from stream.smooth.online import TrackSmoother
+from stream.mesh.stage import MeshStage, PoseStage, TrackStage, concat_jobs, frame_rows, split_rows
+from stream.store.layout import (StoreExistsError, StoreFormatError, StoreMismatchError, differences,
                                  json_value)
-from stream.store_read import open_store
-from stream.store_write import StoreWriter
+from stream.store.read import open_store
+from stream.store.write import StoreWriter
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ def load_mesh_stage(cfg: PipelineConfig, joint_set: str, paths: dict[str, Path] 
 
 
 def load_pose_stage(cfg: PipelineConfig) -> PoseStage:
-    from stream.pose2d import make_backend
+    from stream.pose2d.base import make_backend
     p = cfg.pose2d
     backend = make_backend(p.backend, checkpoint=p.checkpoint or "rtmo-l_body7", config=p.config or None,
                            poses=p.poses or None, device=resolve_device(p.device), precision=p.precision,

@@ -1,4 +1,4 @@
-"""``stream process`` on Ray: thin actors around the plain stages of ``stream.stages`` / ``stream.pipeline``.
+"""``stream process`` on Ray: thin actors around the plain stages of ``stream.mesh.stage`` / ``stream.pipeline.local``.
 
     summary = run_ray(cfg)      # cfg.ray.address "" = embedded local Ray, else join that cluster
     results = run_many([cfg_a, cfg_b])   # `stream batch`: several inputs at once on shared worker pools
@@ -30,9 +30,9 @@ import numpy as np
 import ray
 
 from stream.config import PipelineConfig, to_dict
-from stream.ray_setup import PlacementError
-from stream.pipeline import Run, RunSummary, StoreSink, frame_ids, load_mesh_stage, load_pose_stage, summarize
-from stream.stages import TrackStage, concat_jobs, split_rows
+from stream.pipeline.ray_setup import PlacementError
+from stream.pipeline.local import Run, RunSummary, StoreSink, frame_ids, load_mesh_stage, load_pose_stage, summarize
+from stream.mesh.stage import TrackStage, concat_jobs, split_rows
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ __all__ = ["MeshWorker", "PlacementError", "Pools", "PoseWorker", "StoreWorker",
 
 
 class PoseWorker:
-    """2D pose in an actor: ``stream.stages.PoseStage`` per pose setup (loaded at its first use); frames arrive
+    """2D pose in an actor: ``stream.mesh.stage.PoseStage`` per pose setup (loaded at its first use); frames arrive
     as separate arguments (resolved by Ray)."""
 
     def __init__(self, threads: int):
@@ -344,7 +344,7 @@ def run_many(cfgs: list[PipelineConfig], *, resume: bool = False, force: bool = 
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    from stream.ray_setup import init_ray
+    from stream.pipeline.ray_setup import init_ray
     poses: dict[str, object] = {}     # the driver needs a pose setup's joint set once, not once per input
     runs = []
     for cfg in cfgs:
@@ -410,7 +410,7 @@ def _drive(run: Run, pools: Pools, progress) -> RunSummary:
         for actor in (*([tracker] if tracker else []), store):
             ray.kill(actor)
     if not opened:
-        from stream.frames import FrameSourceError
+        from stream.source.frames import FrameSourceError
         raise FrameSourceError(f"input {cfg.input} gave no frames")
     return replace(summarize(path, processed, crops, start_time), workers=tuple(pools.workers))
 

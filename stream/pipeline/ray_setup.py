@@ -1,6 +1,6 @@
 """Starting or joining Ray: the one place in crowdmesh that calls ``ray.init``.
 
-    from stream.ray_setup import ray_session
+    from stream.pipeline.ray_setup import ray_session
 
     with ray_session(num_cpus=2) as info:          # embedded Ray that talks only over loopback
         print(info["resources"])

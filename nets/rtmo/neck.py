@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from nets.rtmo_backbone import ConvBN
+from nets.rtmo.backbone import ConvBN
 
 EPS = 1e-5
 

@@ -1,0 +1,7 @@
+"""The built-in example (``stream demo``, ``stream.demo.run``) and synthetic crowd clips with ground truth and
+simulated detections (``stream.demo.synth``, also ``stream synth``).
+
+    from stream.demo.run import run_demo
+
+    result = run_demo("out/demo")      # clip, truth, store; result.score_text: MPJPE / PA-MPJPE vs the truth
+"""

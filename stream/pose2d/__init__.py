@@ -1,0 +1,10 @@
+"""Bottom-up 2D pose: ``FramePoses`` and the backends (``rtmo`` native, ``mmpose``, ``precomputed`` files).
+
+    from stream.pose2d.base import make_backend
+
+    backend = make_backend("rtmo", checkpoint="rtmo-l_body7", device="auto", precision="auto")
+    poses = backend([bgr_frame, ...], [0, ...])     # FramePoses per frame: keypoints (P, K, 3), boxes, scores
+
+Modules: ``base`` (interface, ``make_backend``), ``rtmo``, ``mmpose``, ``precomputed`` (COCO results / official
+demo JSON), ``assets`` (known checkpoints, download), ``draw``, ``estimate`` (``stream poses``).
+"""
