@@ -32,6 +32,7 @@ import time
 
 import numpy as np
 
+from nets.joints import joint_names
 from trackers import CentroidTracker, PoseTracker, TrackerConfig
 from trackers.distances import box_iou
 
@@ -203,7 +204,8 @@ def tune(mm, frames: int) -> None:
         for value in values:
             if getattr(base, field) != value:
                 settings[f"{field}={value}"] = dataclasses.replace(base, **{field: value})
-    trackers = {label: (lambda c=c: PoseTracker(c, joint_set=JOINT_SET)) for label, c in settings.items()}
+    names = joint_names(JOINT_SET)
+    trackers = {label: (lambda c=c: PoseTracker(c, joint_names=names)) for label, c in settings.items()}
     trackers["baseline (defaults)"] = CentroidTracker
     for threshold in (10, 15, 35, 50, 80):
         trackers[f"baseline threshold={threshold}px"] = lambda th=threshold: CentroidTracker(distance_threshold=th)
@@ -236,7 +238,7 @@ def main(argv=None) -> None:
           f"({config.max_gap_frames / 30:.1f} s at 30 fps)")
     crowds = make_crowds(SEQUENCES, args.frames)
     print("\n".join(occlusion_lines(crowds)))
-    trackers = {"ours": lambda: PoseTracker(config, joint_set=JOINT_SET), "baseline": CentroidTracker}
+    trackers = {"ours": lambda: PoseTracker(config, joint_names=joint_names(JOINT_SET)), "baseline": CentroidTracker}
     last = None
     noises = sorted(args.noise, key=lambda n: n == "moderate")   # moderate last: its line ends the output
     for noise_name in noises:

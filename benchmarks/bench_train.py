@@ -81,7 +81,7 @@ def main():
     ap.add_argument("--batch-reduced", type=int, default=16, help="CPU batch of the reduced model")
     ap.add_argument("--samples", type=int, default=24, help="timed samples per data pipeline")
     args = ap.parse_args()
-    body = trainer.make_body(load_config(None).model)
+    body = trainer.make_body(load_config(None).body)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, "
           f"CUDA: {torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no'}")
 

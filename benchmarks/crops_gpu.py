@@ -48,8 +48,8 @@ def crop_speed(people: int, device: torch.device, repeats: int) -> None:
 
 
 def demo_scores() -> None:
+    from nets.assets import crowdmesh_home
     from nets.synth import CrowdConfig as Config
-    from stream.pose2d.assets import crowdmesh_home
     from stream.config import load_pipeline_config
     from stream.demo.run import DEMO_SIZE, demo_weights, score_store, standin_assets
     from stream.pipeline.local import run_local

@@ -12,8 +12,8 @@ records its wall time and, on CUDA, its peak allocated GPU memory. Nothing here 
    inputs in fp32 on the device, judged by the fixture's check_parity.py. On CUDA with TF32 convolutions off,
    and again with torch's default (TF32 on), which is what the pipeline runs. bf16 (fp16 on CUDA only)
    against that fp32 run: max |diff| of joint_cam and of the root-relative mesh, mm.
-2. mesh: ``MeshStage.__call__`` (``for_inference`` ResNet-50, random weights, stand-in body) on jobs already
-   cropped from a synthetic crowd frame, and the bare ``model.features`` on the same batch under the same
+2. mesh: ``MeshStage.__call__`` (``for_inference`` ResNet-50, random weights, stand-in body) on crops already
+   made from a synthetic crowd frame, and the bare ``model.features`` on the same batch under the same
    autocast: crops/s and stage / bare, in fp32 and bf16.
 3. rtmo: ``RtmoBackend`` frames/s (letterbox, network, decoding) on the fixture's photos resized to 640x640,
    with the fixture's synthetic RTMO weights (random: the people they find are junk, but real decoding work).
@@ -33,7 +33,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from types import SimpleNamespace
@@ -41,8 +40,9 @@ from types import SimpleNamespace
 import numpy as np
 import torch
 
+from report import plain, print_section, run_section
+
 ROOT = Path(__file__).resolve().parents[1]
-log = logging.getLogger("gpu_check")
 
 
 @dataclass(frozen=True)
@@ -145,7 +145,8 @@ def parity(device: torch.device, sizes: Sizes, assets: Assets) -> dict:
 
 # -- 2. mesh stage -----------------------------------------------------------------------------------------
 def crowd_frame(width: int, height: int, people: int):
-    """(bgr, tracked people) of one synthetic crowd frame; people carry ``track_id`` and COCO-17 ``keypoints``."""
+    """(bgr, tracked people) of one synthetic crowd frame; people carry ``track_id``, COCO-17 ``keypoints``, a ``box``
+    around them and a ``score``."""
     from nets.body import BodyModel
     from nets.standin import make_standin_body
     from nets.synth import CrowdConfig, make_crowd
@@ -154,23 +155,25 @@ def crowd_frame(width: int, height: int, people: int):
     crowd = make_crowd(BodyModel(*make_standin_body()), CrowdConfig(people=people, frames=1, width=width,
                                                                     height=height, seed=4),
                        on_frame=lambda t, bgr, mesh_id: frames.append(bgr))
-    return frames[0], [SimpleNamespace(track_id=i, keypoints=k) for i, k in enumerate(crowd.keypoints2d["coco17"][0])]
+    return frames[0], [SimpleNamespace(track_id=i, keypoints=k, box=np.r_[k[:, :2].min(0), np.ptp(k[:, :2], 0)],
+                                       score=1.0) for i, k in enumerate(crowd.keypoints2d["coco17"][0])]
 
 
 def mesh(device: torch.device, sizes: Sizes, assets: Assets) -> dict:
     from nets.body import BodyModel
     from nets.checkpoint import load_model
     from nets.devices import autocast
-    from stream.mesh.stage import MeshStage, concat_jobs
+    from stream.mesh.stage import MeshStage, concat_rows
 
     files = assets.standin()
     model = load_model(files["checkpoint"], BodyModel.from_files(files["smpl"], files["joint_regressor_extra"]))
     model = model.for_inference()
     crops = "gpu" if device.type == "cuda" else "cpu"    # model.crop_device "auto"
     bgr, people = crowd_frame(*sizes.crowd)
-    one = MeshStage(model, "coco17", device=device, crop_device=crops).jobs(0, bgr, people)
+    camera = (float(max(bgr.shape[:2])), ((bgr.shape[1] - 1) / 2, (bgr.shape[0] - 1) / 2))
+    one = MeshStage(model, "coco17", device=device, crop_device=crops).crops(0, bgr, people, camera)
     most = max(sizes.mesh_batches)
-    jobs = concat_jobs([one] * math.ceil(most / len(one["track_id"])))
+    jobs = concat_rows([one] * math.ceil(most / len(one["track_id"])))
     rows = []
     for precision in ("fp32", "bf16"):
         for batch in sizes.mesh_batches:
@@ -222,46 +225,17 @@ def rtmo(device: torch.device, sizes: Sizes, assets: Assets) -> dict:
 # -- 4. end to end -----------------------------------------------------------------------------------------
 def stage_seconds(cfg) -> dict:
     """Seconds of each stage of ``run_local`` alone, on the same decoded frames (one pass each)."""
-    from bench_stream import runner_groups
-    from stream.pipeline.local import Run, frame_ids
-    from stream.mesh.stage import TrackStage, concat_jobs, split_rows
+    from stream_stages import Stages
     from timing import timed
 
-    run, s = Run(cfg, overwrite=True), {}
-
-    def decode():
-        s["batches"] = list(run.frames())
-        s["frames"] = [f for b in s["batches"] for f in b]
-
-    def pose():
-        s["poses"] = [p for b in s["batches"] for p in run.pose([f.bgr for f in b], frame_ids(b, run.by_index))]
-
-    def track():
-        tracker = TrackStage(run.tracker_config, run.joint_set)
-        s["people"] = [tracker(f.index, p)[0] for f, p in zip(s["frames"], s["poses"])]
-
-    def crops():
-        s["jobs"] = [run.mesh.jobs(f.index, f.bgr, people) for f, people in zip(s["frames"], s["people"])]
-
-    def mesh_stage():   # whole frames gathered up to model.max_batch crops, as run_local gathers them
-        s["rows"] = []
-        for group in runner_groups(s["jobs"], cfg.model.max_batch):
-            out = run.mesh(concat_jobs([s["jobs"][i] for i in group]))
-            s["rows"] += split_rows(out, [s["frames"][i].index for i in group])
-
-    def store():
-        h, w = s["frames"][0].bgr.shape[:2]
-        run.sink.open(w, h)
-        for f, people, rows in zip(s["frames"], s["people"], s["rows"]):
-            run.sink.add(f, people, rows)
-        run.sink.close(finished=True)
-
-    stages = {"decode": decode, "pose": pose, "track": track, "crops": crops, "mesh": mesh_stage, "store": store}
+    st = Stages(cfg, cfg.input, Path(cfg.output).parent)
+    stages = {"decode": st.decode, "pose": st.pose, "track": st.track, "crops": st.crops, "mesh": st.mesh_stage,
+              "store": st.writer}
     return {name: timed(fn) for name, fn in stages.items()}
 
 
 def end_to_end(device: torch.device, sizes: Sizes, assets: Assets) -> dict:
-    from bench_stream import Progress
+    from timing import Progress
     from nets.synth import CrowdConfig
     from stream.config import load_pipeline_config
     from stream.pipeline.local import run_local
@@ -298,53 +272,6 @@ def end_to_end(device: torch.device, sizes: Sizes, assets: Assets) -> dict:
 SECTIONS = {"parity": parity, "mesh": mesh, "rtmo": rtmo, "end_to_end": end_to_end}
 
 
-# -- report ------------------------------------------------------------------------------------------------
-def run_section(fn, device: torch.device, sizes: Sizes, assets: Assets) -> dict:
-    cuda = device.type == "cuda"
-    if cuda:
-        torch.cuda.synchronize(device)
-        torch.cuda.reset_peak_memory_stats(device)
-    start = time.perf_counter()
-    record = {"error": None, "traceback": None, "results": None}
-    try:
-        record["results"] = fn(device, sizes, assets)
-    except Exception as err:  # noqa: BLE001 - any failure is recorded and the other sections still run
-        log.exception("section %s failed", fn.__name__)
-        record.update(error=f"{type(err).__name__}: {err}", traceback=traceback.format_exc()[-4000:])
-    if cuda:
-        torch.cuda.synchronize(device)
-    record["seconds"] = time.perf_counter() - start
-    record["peak_gpu_memory_mib"] = torch.cuda.max_memory_allocated(device) / 2**20 if cuda else None
-    return record
-
-
-def fmt(value) -> str:
-    if isinstance(value, (float, np.floating)):
-        return f"{value:,.1f}" if abs(value) >= 100 else f"{value:.3g}"
-    return str(value)
-
-
-def print_section(name: str, record: dict) -> None:
-    mem = record["peak_gpu_memory_mib"]
-    status = "ok" if record["error"] is None else f"FAILED: {record['error']}"
-    print(f"\n== {name}: {status} ({record['seconds']:.1f} s" + (f", peak GPU {mem:,.0f} MiB)" if mem else ")"))
-    for key, value in (record["results"] or {}).items():
-        if not (isinstance(value, list) and value and isinstance(value[0], dict)):
-            print(f"  {key}: {fmt(value)}")
-            continue
-        print(f"  {key}:")
-        columns = list(value[0])
-        cells = [[fmt(row.get(c)) for c in columns] for row in value]
-        widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
-        for line in [columns, *cells]:
-            print("    " + "  ".join(v.rjust(w) for v, w in zip(line, widths)))
-
-
-def plain(value):
-    """numpy scalars to Python numbers for json."""
-    return value.item() if isinstance(value, np.generic) else str(value)
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--device", choices=("cuda", "cpu"), default="cuda" if torch.cuda.is_available() else "cpu")
@@ -378,5 +305,5 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.path.insert(1, str(ROOT))   # nets, stream without installing; sys.path[0] is benchmarks/ (timing, bench_stream)
+    sys.path.insert(1, str(ROOT))   # nets, stream uninstalled; sys.path[0]: benchmarks/ (timing, report, stream_stages)
     sys.exit(main())

@@ -28,7 +28,7 @@ def run(overrides: list[str]) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         cfg = load_config(ROOT / "configs/train/synthetic.yaml", [f"output_dir={tmp}", "progress=false", *overrides])
         torch.manual_seed(cfg.seed)                      # the same init as trainer._train_loop
-        body = trainer.make_body(cfg.model)
+        body = trainer.make_body(cfg.body)
         untrained = trainer.build_model(cfg.model, body)
         train_set = trainer.make_dataset(cfg, body, untrained.config, "train")
         test_set = trainer.make_dataset(cfg, body, untrained.config, "test")

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from nets.assets import crowdmesh_home
 from nets.synth import CrowdConfig
-from stream.pose2d.assets import crowdmesh_home
 from stream.config import load_pipeline_config
 from stream.demo.run import DEMO_SIZE, demo_weights, score_store, standin_assets
 from stream.pipeline.local import run_local

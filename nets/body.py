@@ -6,7 +6,8 @@
     out.vertices                     # (B, V, 3) metres
     out.joints                       # (B, 30, 3): 24 SMPL joints, 5 face vertices, head top
 
-Files are read by ``nets.smpl_file`` (no chumpy, no pickled code run).
+Files are read by ``nets.smpl_file`` (no chumpy, no pickled code run). ``BodyConfig`` is the ``body``
+section of the stream's and the trainer's configs: the same two files under the same keys in both.
 """
 from __future__ import annotations
 
@@ -26,6 +27,14 @@ from nets.smpl_file import (NUM_BETAS, NUM_SMPL_JOINTS, OFFICIAL_SMPL_KEYS, chec
                             load_joint_regressor_extra, load_smpl_pkl)
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BodyConfig:
+    """The body-model files (``BodyModel.from_files``); None = not given: ``stream`` then looks under
+    ``$CROWDMESH_HOME`` (``nets.assets.default_asset_paths``), ``train`` uses the stand-in body (``nets.standin``)."""
+    smpl: str | None = None                    # SMPL_NEUTRAL.pkl (or basicModel_neutral_lbs_10_207_0_v1.0.0.pkl)
+    joint_regressor_extra: str | None = None   # J_regressor_extra.npy
 
 
 @dataclass

@@ -11,9 +11,14 @@ so the official and the reduced architecture load through ``load_model`` alike; 
 the field existed mean ResNet-50. ``meta['body']`` records which body model the weights were trained
 with (``body_record``): its fingerprint and its joints at two fixed poses. A load with another body logs
 a warning (``check_body``); the fingerprint alone may differ by float rounding on another machine, so
-the joints decide. All loads use ``torch.load(weights_only=True)``.
+the joints decide. All loads use ``torch.load(weights_only=True)``; a file it cannot read (not a PyTorch file,
+or one holding more than tensors and plain data) is a ``CheckpointError`` naming the file and the accepted
+formats.
 """
 import logging
+import pickle
+import re
+import warnings
 from dataclasses import asdict, fields
 from pathlib import Path
 
@@ -32,18 +37,44 @@ _BODY_PREFIX = "human_model_layer."
 
 
 class CheckpointError(ValueError):
-    """A checkpoint that does not fit the model; the message lists the offending keys."""
+    """A file that is not a 3DCrowdNet checkpoint, or one that does not fit the model; the message names the
+    file, the offending keys and the accepted formats."""
+
+
+ACCEPTED = ("the official release's snapshot_*.pth.tar ({'network': ..., 'epoch': N}) or a checkpoint crowdmesh "
+            "wrote (nets.checkpoint.save_checkpoint, python -m train fit)")
+# What torch.load raises on bytes it cannot read as a weights-only PyTorch file: not a pickle or zip archive
+# (UnpicklingError), empty or cut short (EOFError, RuntimeError from the zip reader), a pickle of objects other
+# than tensors and plain data (UnpicklingError), stray bytes read as pickle opcodes (KeyError, ValueError, ...).
+_UNREADABLE = (pickle.UnpicklingError, EOFError, RuntimeError, KeyError, ValueError, IndexError, TypeError,
+               AttributeError)
+
+
+def _reason(err: BaseException) -> str:
+    """torch.load's own reason in one sentence, without its advice to load with ``weights_only=False``."""
+    inner = err.__context__ if isinstance(err, pickle.UnpicklingError) and err.__context__ else err
+    text = str(inner).strip().splitlines()[0] if str(inner).strip() else "the file ends early"
+    sentence = re.split(r"(?<=\w)\. ", text)[0].rstrip(".")
+    return f"{type(inner).__name__}: {sentence}"
 
 
 def _read(path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise missing_asset("3DCrowdNet checkpoint", path, "--checkpoint / model.checkpoint", SOURCES["checkpoint"])
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    with warnings.catch_warnings(record=True) as caught:   # torch warns about pickle protocols of non-torch files
+        warnings.simplefilter("always")
+        try:
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        except _UNREADABLE as err:     # from None: torch's own text advises weights_only=False, which we never do
+            raise CheckpointError(f"{path} is not a 3DCrowdNet checkpoint: torch.load cannot read it as tensors "
+                                  f"and plain data ({_reason(err)}). Expected {ACCEPTED}.") from None
+    for warning in caught:
+        log.warning("%s: %s", path, warning.message)
     if not isinstance(ckpt, dict) or "network" not in ckpt:
         keys = sorted(ckpt)[:10] if isinstance(ckpt, dict) else type(ckpt).__name__
-        raise CheckpointError(f"{path}: expected a checkpoint dict with a 'network' entry "
-                              f"(official release or crowdmesh format), got {keys}")
+        raise CheckpointError(f"{path} is not a 3DCrowdNet checkpoint: expected a dict with a 'network' entry, "
+                              f"got {keys}. Expected {ACCEPTED}.")
     return ckpt
 
 

@@ -4,28 +4,58 @@
     cfg = from_dict(PipelineConfig, {"model": {"checkpoint": "x.pth"}})
     to_dict(cfg)                      # plain nested dict (tuples as lists) that from_dict reads back
 
-Every package (``train.config``, ``stream.config``) declares its dataclasses and calls these. Sections
-nest through ``field(default_factory=...)``; missing keys keep their defaults; unknown keys raise
-``ConfigError`` naming the dotted key. Supported field types: ``bool``, ``int``, ``float`` (ints and
-``3e-4``-style strings accepted), ``str``, ``Literal[...]`` (the error lists the valid values),
-``tuple[X, ...]``/``tuple[X, Y]``, ``X | None`` and nested dataclasses. A dataclass whose
-``__post_init__`` raises ``ValueError`` has it re-raised as ``ConfigError`` prefixed with its section.
-Overrides parse their value as YAML (``3e-4``, ``[4, 6]``, ``true``, ``null``).
+    @dataclass(frozen=True)
+    class StoreConfig:                # every config dataclass validates itself with ``check``
+        flush_frames: int = 64
+        def __post_init__(self):
+            check(self, "flush_frames", is_int(self.flush_frames) and self.flush_frames >= 1, "an int >= 1")
+
+Every package (``train.config``, ``stream.config``) declares its frozen ``*Config`` dataclasses and calls
+these. Sections nest through ``field(default_factory=...)``; missing keys keep their defaults (the
+dataclasses hold the only defaults); unknown keys raise ``ConfigError`` naming the dotted key. Supported
+field types: ``bool``, ``int``, ``float`` (ints and ``3e-4``-style strings accepted), ``str``,
+``Literal[...]`` for choices (the error lists the valid values), ``tuple[X, ...]``/``tuple[X, Y]``,
+``X | None`` (None = not given; YAML ``null`` or an empty override ``key=``; an empty string in a
+``str | None`` field reads as None too) and nested dataclasses. ``check`` raises ``ConfigError``
+("<Class>.<field> = <value>: expected ..."); a dataclass whose ``__post_init__`` raises a ``ValueError``
+(``ConfigError`` included) has it re-raised by ``from_dict`` as ``ConfigError`` prefixed with its section
+("ray: max_inputs = 0: expected an int >= 1"). Overrides parse their value as YAML (``3e-4``, ``[4, 6]``,
+``true``, ``null``). ``trackers.TrackerConfig`` validates alike with its own ``ValueError`` (trackers
+imports nothing of ours).
 """
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 import types
 import typing
 from pathlib import Path
 
 import yaml
 
-__all__ = ["ConfigError", "apply_override", "from_dict", "load_yaml", "to_dict"]
+__all__ = ["ConfigError", "apply_override", "check", "from_dict", "is_int", "is_number", "load_yaml", "to_dict"]
 
 
 class ConfigError(ValueError):
-    """A config file or override that does not fit the dataclasses; the message names the key."""
+    """A config file, override or field value that does not fit the dataclasses; the message names the key."""
+
+
+def check(config, name: str, ok: bool, expected: str) -> None:
+    """Unless ``ok``, raise ``ConfigError("<Class>.<name> = <value>: expected <expected>")``: the validation
+    step of every config dataclass's ``__post_init__``."""
+    if not ok:
+        raise ConfigError(f"{type(config).__name__}.{name} = {getattr(config, name)!r}: expected {expected}")
+
+
+def is_int(value) -> bool:
+    """An integer (Python's or numpy's), not a bool."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def is_number(value) -> bool:
+    """A finite real number (int, float, numpy's), not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _convert(value, hint, key: str):
@@ -52,7 +82,9 @@ def _convert(value, hint, key: str):
         args = [a for a in typing.get_args(hint) if a is not type(None)]
         if len(args) != 1:
             raise ConfigError(f"{key}: only 'X | None' unions are supported in configs, got {hint!r}")
-        return None if value is None else _convert(value, args[0], key)
+        if value is None or (value == "" and args[0] is str):   # None = not given; "" reads the same
+            return None
+        return _convert(value, args[0], key)
     if hint is bool:
         if not isinstance(value, bool):
             raise ConfigError(f"{key}: expected true/false, got {value!r}")
@@ -91,10 +123,9 @@ def from_dict(cls, data: dict, prefix: str = ""):
     values = {k: _convert(v, hints[k], prefix + k) for k, v in data.items()}
     try:
         return cls(**values)
-    except ConfigError:
-        raise
-    except ValueError as error:  # a section's own __post_init__ validation
-        raise ConfigError(f"{prefix[:-1] or cls.__name__}: {error}") from error
+    except ValueError as error:  # the dataclass's own __post_init__ checks: name the section, not the class
+        message = str(error).removeprefix(f"{cls.__name__}.")
+        raise ConfigError(f"{prefix[:-1] or cls.__name__}: {message}") from error
 
 
 def apply_override(cls, data: dict, override: str) -> dict:

@@ -13,10 +13,12 @@ Crops for any config come from ``nets.crops.crop_people(..., CropConfig(cfg.inpu
 import copy
 import math
 from dataclasses import asdict, dataclass
+from typing import Literal
 
 import torch
 from torch import nn
 
+from nets.config import check
 from nets.devices import DTYPES, autocast
 from nets.geometry import rot6d_to_axis_angle
 from nets.heads import Pose2Feat, PositionNet, RotationNet, gaussian_heatmaps
@@ -41,15 +43,13 @@ class ModelConfig:
     depth_bins: int = 8          # PositionNet depth resolution
     num_betas: int = 10
     latent_dim: int = 32         # VPoser
-    backbone: str = "resnet50"   # "resnet50" | "small"
+    backbone: Literal["resnet50", "small"] = "resnet50"
     widths: tuple[int, ...] | None = None  # stage widths of the "small" backbone; None for its default
 
     def __post_init__(self):
-        if self.backbone not in BACKBONES:
-            raise ValueError(f"backbone: unknown name {self.backbone!r}; valid: {sorted(BACKBONES)}")
+        check(self, "backbone", self.backbone in BACKBONES, f"one of {sorted(BACKBONES)}")
         if self.widths is not None:
-            if self.backbone == "resnet50":
-                raise ValueError(f"widths: backbone 'resnet50' has fixed widths; got {self.widths}, expected None")
+            check(self, "widths", self.backbone != "resnet50", "None: backbone 'resnet50' has fixed widths")
             object.__setattr__(self, "widths", tuple(self.widths))  # a list from a checkpoint or YAML
 
 

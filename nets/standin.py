@@ -10,6 +10,7 @@ so the stand-in goes through exactly the code that loads the real files.
 
     smpl, extra = make_standin_body(seed=0)
     pkl_path, extra_path = write_standin_body(folder)
+    pkl_path, extra_path = standin_body_files(folder)     # the same, written only when not there yet
 
 Axes as in SMPL: +y up, +x the body's left, +z forward; metres.
 """
@@ -25,6 +26,7 @@ from nets.smpl_file import FACE_VERTEX_IDS, HEAD_TOP_ROW
 
 NUM_VERTICES = 6890
 RING_SIZE = 20  # vertices per ring
+STANDIN_FILES = ("standin_smpl_neutral.pkl", "standin_J_regressor_extra.npy")   # SMPL .pkl, J_regressor_extra
 PARENTS = (-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21)
 JOINT_NAMES = ("pelvis", "left_hip", "right_hip", "spine1", "left_knee", "right_knee", "spine2",
                "left_ankle", "right_ankle", "spine3", "left_foot", "right_foot", "neck",
@@ -96,9 +98,9 @@ def _unit(v: np.ndarray) -> np.ndarray:
     return v / np.linalg.norm(v, axis=-1, keepdims=True)
 
 
-def _build_chain(chain: tuple, joints: np.ndarray, first_vertex: int) -> dict:
-    """Rings along one tube: vertices, outward directions, faces, skin weights, knot rings."""
-    knots, reference, parent_driver, start_cap, end_cap = chain
+def _centre_line(knots: tuple, joints: np.ndarray, parent_driver) -> tuple:
+    """The rings' centre line along one tube's knots: (centres (R, 3), radii (R, 2), skin weights (R, 24),
+    {joint: index of the ring at that joint's knot})."""
     points = [joints[j] if j is not None else np.array(p) for j, p, _, _ in knots]
     drivers = []
     for i, (joint, _, _, _) in enumerate(knots[:-1]):
@@ -125,7 +127,29 @@ def _build_chain(chain: tuple, joints: np.ndarray, first_vertex: int) -> dict:
     centres.append(points[-1])
     radii.append(np.array(knots[-1][2]))
     weights.append(np.eye(len(PARENTS))[drivers[-1]])
-    centres, radii, weights = np.array(centres), np.array(radii), np.array(weights)
+    return np.array(centres), np.array(radii), np.array(weights), knot_ring
+
+
+def _tube_faces(n_rings: int, first_vertex: int) -> tuple[np.ndarray, np.ndarray]:
+    """Faces of ``n_rings`` rings of RING_SIZE vertices from ``first_vertex`` on, then the start and end
+    apexes: (faces (F, 3): sides and two closing fans, top: the last ring's vertex ids and the end apex)."""
+    ring_start = first_vertex + RING_SIZE * np.arange(n_rings)[:, None]
+    a = ring_start[:-1] + np.arange(RING_SIZE)
+    a_next = ring_start[:-1] + (np.arange(RING_SIZE) + 1) % RING_SIZE
+    b, b_next = a + RING_SIZE, a_next + RING_SIZE
+    side = np.concatenate([np.stack([a, a_next, b], -1), np.stack([a_next, b_next, b], -1)]).reshape(-1, 3)
+    first, last = ring_start[0] + np.arange(RING_SIZE), ring_start[-1] + np.arange(RING_SIZE)
+    first_next, last_next = np.roll(first, -1), np.roll(last, -1)
+    start_apex, end_apex = first_vertex + n_rings * RING_SIZE, first_vertex + n_rings * RING_SIZE + 1
+    start_fan = np.stack([np.full(RING_SIZE, start_apex), first_next, first], -1)
+    end_fan = np.stack([np.full(RING_SIZE, end_apex), last, last_next], -1)
+    return np.concatenate([side, start_fan, end_fan]), np.append(last, end_apex)
+
+
+def _build_chain(chain: tuple, joints: np.ndarray, first_vertex: int) -> dict:
+    """Rings along one tube: vertices, outward directions, faces, skin weights, knot rings."""
+    knots, reference, parent_driver, start_cap, end_cap = chain
+    centres, radii, weights, knot_ring = _centre_line(knots, joints, parent_driver)
 
     tangents = _unit(np.gradient(centres, axis=0))
     u = _unit(np.asarray(reference) - (tangents @ reference)[:, None] * tangents)
@@ -140,23 +164,11 @@ def _build_chain(chain: tuple, joints: np.ndarray, first_vertex: int) -> dict:
     vertices = np.concatenate([rings.reshape(-1, 3), caps])
     outward = np.concatenate([_unit(offsets).reshape(-1, 3), [-tangents[0], tangents[-1]]])
     skin = np.concatenate([np.repeat(weights, RING_SIZE, axis=0), weights[:1], weights[-1:]])
-
-    n_rings = len(centres)
-    ring_start = first_vertex + RING_SIZE * np.arange(n_rings)[:, None]
-    a = ring_start[:-1] + np.arange(RING_SIZE)
-    a_next = ring_start[:-1] + (np.arange(RING_SIZE) + 1) % RING_SIZE
-    b, b_next = a + RING_SIZE, a_next + RING_SIZE
-    side = np.concatenate([np.stack([a, a_next, b], -1), np.stack([a_next, b_next, b], -1)]).reshape(-1, 3)
-    first, last = ring_start[0] + np.arange(RING_SIZE), ring_start[-1] + np.arange(RING_SIZE)
-    first_next, last_next = np.roll(first, -1), np.roll(last, -1)
-    start_apex, end_apex = first_vertex + n_rings * RING_SIZE, first_vertex + n_rings * RING_SIZE + 1
-    start_fan = np.stack([np.full(RING_SIZE, start_apex), first_next, first], -1)
-    end_fan = np.stack([np.full(RING_SIZE, end_apex), last, last_next], -1)
+    faces, top = _tube_faces(len(centres), first_vertex)
     return {
-        "vertices": vertices, "outward": outward, "weights": skin,
-        "faces": np.concatenate([side, start_fan, end_fan]),
+        "vertices": vertices, "outward": outward, "weights": skin, "faces": faces,
         "knot_rings": {j: first_vertex + RING_SIZE * r + np.arange(RING_SIZE) for j, r in knot_ring.items()},
-        "top": np.append(last, end_apex),
+        "top": top,
     }
 
 
@@ -238,8 +250,16 @@ def write_standin_body(folder: str | os.PathLike, seed: int = 0) -> tuple[Path, 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     smpl, extra = make_standin_body(seed)
-    pkl_path, extra_path = folder / "standin_smpl_neutral.pkl", folder / "standin_J_regressor_extra.npy"
+    pkl_path, extra_path = (folder / name for name in STANDIN_FILES)
     with open(pkl_path, "wb") as file:
         pickle.dump(smpl, file, protocol=2)
     np.save(extra_path, extra)
     return pkl_path, extra_path
+
+
+def standin_body_files(folder: str | os.PathLike) -> tuple[Path, Path]:
+    """The stand-in body files in ``folder`` (``STANDIN_FILES``), written there first when either is missing."""
+    pkl_path, extra_path = (Path(folder) / name for name in STANDIN_FILES)
+    if pkl_path.is_file() and extra_path.is_file():
+        return pkl_path, extra_path
+    return write_standin_body(folder)

@@ -42,12 +42,27 @@ EVAL_CLIP = dict(people=8, frames=24, fps=3.0, width=640, height=360, seed=4242)
 log = logging.getLogger("train_demo_weights")
 
 
+def crop_joint_targets(uv: np.ndarray, joint_cam: np.ndarray, img2bb: np.ndarray, model_config):
+    """A person's joint targets in one crop's heatmap space: (joint_img (J, 3), trunc (J, 1)).
+
+    uv (J, 2): the joints in the frame, pixels; joint_cam (J, 3): root-relative, metres (no rotation
+    augmentation here); img2bb (2, 3): the crop's affine transform, frame -> crop input pixels. Depth is
+    mapped as ``train.synthetic`` maps it; trunc is 1 for joints inside the heatmap.
+    """
+    from train.synthetic import BBOX_3D_SIZE
+    mc, M = model_config, img2bb.astype(np.float64)
+    uv = (uv.astype(np.float64) @ M[:, :2].T + M[:, 2]) * (mc.heatmap_size / mc.input_size)
+    z = (joint_cam.astype(np.float64)[:, 2] / (BBOX_3D_SIZE / 2) + 1) * mc.heatmap_size / 2
+    joint_img = np.concatenate([uv, z[:, None]], 1)
+    return joint_img, ((joint_img >= 0) & (joint_img < mc.heatmap_size)).all(1, keepdims=True)
+
+
 def detection_crops_class():
     """``DetectionCrops`` (built lazily so that importing this file stays cheap)."""
     from nets.synth import simulate_detections, truth_detections
     from nets.synth.noise import noise_config
     from nets.crops import CropConfig, crop_people
-    from train.synthetic import BBOX_3D_SIZE, SyntheticCrowdDataset
+    from train.synthetic import SyntheticCrowdDataset
 
     class DetectionCrops(SyntheticCrowdDataset):
         """``SyntheticCrowdDataset`` samples with the demo's inputs: ``crop_people`` on a detection.
@@ -85,21 +100,15 @@ def detection_crops_class():
 
         def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
             sample = super().__getitem__(i)   # the targets that do not depend on the crop; rebuilt below
-            mc = self.model_config
             s, t, n = (int(v) for v in self.index[i])
             rgb = np.ascontiguousarray(self.frames[s][t][..., ::-1])
             for pose in self._poses(s, t, n):
                 crops = crop_people(rgb, [pose], "coco17", self.crop_config)
                 if len(crops["index"]):
                     break
-            M = crops["img2bb_trans"][0].astype(np.float64)
-            to_hm = mc.heatmap_size / mc.input_size
-            uv = self.crowds[s].keypoints2d["smpl30"][t, n, :, :2].astype(np.float64)
-            uv = (uv @ M[:, :2].T + M[:, 2]) * to_hm
-            joint_cam = sample["orig_joint_cam"].numpy().astype(np.float64)   # no rotation augmentation here
-            z = (joint_cam[:, 2] / (BBOX_3D_SIZE / 2) + 1) * mc.heatmap_size / 2
-            joint_img = np.concatenate([uv, z[:, None]], 1)
-            trunc = ((joint_img >= 0) & (joint_img < mc.heatmap_size)).all(1, keepdims=True)
+            joint_img, trunc = crop_joint_targets(self.crowds[s].keypoints2d["smpl30"][t, n, :, :2],
+                                                  sample["orig_joint_cam"].numpy(), crops["img2bb_trans"][0],
+                                                  self.model_config)
             f32 = lambda a: torch.as_tensor(np.asarray(a, np.float32))  # noqa: E731
             sample.update(img=torch.from_numpy(crops["img"][0]), joints=f32(crops["joints"][0, :, :2]),
                           joints_mask=f32(crops["joints_mask"][0]), orig_joint_img=f32(joint_img),
@@ -248,7 +257,7 @@ def main(argv: list[str]) -> int:
     from train.config import load_config, to_dict
     cfg = load_config(args.config, [f"output_dir={args.workdir}", *args.overrides])
     dataset_cls = detection_crops_class()
-    body = trainer.make_body(cfg.model)
+    body = trainer.make_body(cfg.body)
     torch.manual_seed(cfg.seed)                              # the same init as trainer._train_loop
     untrained = trainer.build_model(cfg.model, body).eval()
     if args.eval_only:

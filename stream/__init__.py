@@ -1,8 +1,9 @@
 """crowdmesh stream: images and video in, one SMPL sequence per tracked person out.
 
-The main job, ``stream process`` (``stream.cli.process``): plain stages (``stream.mesh.stage``: 2D pose, tracking,
-person crops + batched 3DCrowdNet, store rows) run in this process (``stream.pipeline.local.run_local``) or as Ray
-actors (``stream.pipeline.ray_driver.run_ray`` / ``run_many`` for ``stream batch``; Ray started or joined by
+The main job, ``stream process`` (``stream.cli.process``): plain stages (2D pose ``stream.pose2d.stage``, tracking
+``stream.pipeline.track``, person crops + batched 3DCrowdNet ``stream.mesh``, store ``stream.pipeline.sink``; the hops
+of a frame in ``stream.pipeline``) run in this process (``stream.pipeline.local.run_local``) or as Ray actors
+(``stream.pipeline.ray_driver.run_ray`` / ``run_many`` for ``stream batch``; Ray started or joined by
 ``stream.pipeline.ray_setup``, loopback-only when embedded); results go to a per-video Zarr store (``stream.store``:
 ``StoreWriter``, ``open_store``; ``stream info``) with optional One-Euro smoothing (``stream.smooth.online``), and
 out as BVH / GLB / npz / video (``stream.export``). ``stream demo`` (``stream.demo.run``) runs it all on a synthetic

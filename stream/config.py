@@ -7,42 +7,38 @@
     focal, principal_point = cfg.camera.intrinsics(width=1920, height=1080)
 
 The loader is the shared one (``nets.config``): unknown keys raise ``ConfigError`` naming the dotted
-key; a value outside a fixed set (``pose2d.backend``) names the valid ones. ``tracker`` is
-``trackers.TrackerConfig`` itself, so every tracker setting is a ``tracker.<name>`` key.
+key; a value outside a fixed set (``Literal``: ``pose2d.backend``, ``model.precision``, ...) names the valid
+ones; None (YAML ``null``, or ``key=`` on the command line) means not given. The sections: ``model``
+``MeshModelConfig``, ``body`` ``nets.body.BodyConfig`` (the trainer's ``body`` too), ``pose2d``
+``Pose2DConfig``, ``tracker`` ``trackers.TrackerConfig`` itself (every tracker setting is a
+``tracker.<name>`` key), ``camera`` ``CameraConfig``, ``smoothing`` ``SmoothingConfig``, ``ray``
+``RayConfig``, ``store`` ``StoreConfig``. The defaults live here only; ``configs/pipeline.yaml`` spells
+them out (a test keeps the two equal).
 """
 from __future__ import annotations
 
-import math
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from nets.config import ConfigError, from_dict, load_yaml, to_dict
+from nets.body import BodyConfig
+from nets.config import ConfigError, check, from_dict, is_int, is_number, load_yaml, to_dict
 from trackers.config import TrackerConfig
 
-__all__ = ["BodySection", "CameraSection", "ConfigError", "ModelSection", "POSE_BACKENDS", "PipelineConfig",
-           "Pose2DSection", "RaySection", "SmoothingSection", "StoreSection", "from_dict",
-           "load_pipeline_config", "to_dict"]
+__all__ = ["BodyConfig", "CameraConfig", "ConfigError", "MeshModelConfig", "POSE_BACKENDS", "PipelineConfig",
+           "Pose2DConfig", "RayConfig", "SmoothingConfig", "StoreConfig", "from_dict", "load_pipeline_config",
+           "to_dict"]
 
-POSE_BACKENDS = ("rtmo", "mmpose", "precomputed")
 PoseBackendName = Literal["rtmo", "mmpose", "precomputed"]
-Precision = Literal["auto", "fp32", "bf16", "fp16"]   # auto = bf16 on CUDA, fp32 on CPU (stream.devices)
-
-
-def _need(section, name: str, ok: bool, expected: str) -> None:
-    if not ok:
-        raise ValueError(f"{name} = {getattr(section, name)!r}: expected {expected}")
-
-
-def _positive(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+POSE_BACKENDS = typing.get_args(PoseBackendName)
+Precision = Literal["auto", "fp32", "bf16", "fp16"]   # auto = bf16 on CUDA, fp32 on CPU (nets.devices)
 
 
 @dataclass(frozen=True)
-class ModelSection:
+class MeshModelConfig:
     """The mesh regressor (3DCrowdNet) and how mesh workers batch person crops."""
-    checkpoint: str = ""          # official snapshot_*.pth.tar or crowdmesh checkpoint; "" = none given
+    checkpoint: str | None = None  # official snapshot_*.pth.tar or crowdmesh checkpoint; None = $CROWDMESH_HOME's
     device: str = "auto"          # auto | cpu | cuda | cuda:N
     max_batch: int = 32           # person crops per forward pass, across frames (and videos)
     max_wait_ms: float = 20.0     # a partial batch runs after waiting this long for more crops
@@ -51,40 +47,33 @@ class ModelSection:
     compile: bool = False         # torch.compile the network (falls back, with a logged reason, if it fails)
 
     def __post_init__(self):
-        _need(self, "max_batch", isinstance(self.max_batch, int) and self.max_batch >= 1, "an int >= 1")
-        _need(self, "max_wait_ms", _positive(self.max_wait_ms) or self.max_wait_ms == 0, "a number >= 0")
+        check(self, "max_batch", is_int(self.max_batch) and self.max_batch >= 1, "an int >= 1")
+        check(self, "max_wait_ms", is_number(self.max_wait_ms) and self.max_wait_ms >= 0, "a number >= 0")
 
 
 @dataclass(frozen=True)
-class BodySection:
-    """Body-model files (nets.BodyModel.from_files); "" = not given."""
-    smpl: str = ""                    # SMPL_NEUTRAL.pkl
-    joint_regressor_extra: str = ""   # J_regressor_extra.npy
-
-
-@dataclass(frozen=True)
-class Pose2DSection:
+class Pose2DConfig:
     """The 2D pose backend (stream.pose2d.base.make_backend)."""
     backend: PoseBackendName = "rtmo"   # rtmo | mmpose | precomputed
-    checkpoint: str = ""          # rtmo/mmpose weights: a .pth path or a known asset name (`stream assets`)
-    config: str = ""              # mmpose config file (backend mmpose)
-    poses: str = ""               # poses JSON (backend precomputed)
+    checkpoint: str | None = None  # rtmo/mmpose weights: a .pth path or a known asset name (`stream assets`)
+    config: str | None = None     # mmpose config file (backend mmpose)
+    poses: str | None = None      # poses JSON (backend precomputed)
     batch_size: int = 8           # frames per forward pass
     device: str = "auto"
     score_threshold: float = 0.1  # rtmo: people scored below this are dropped
     precision: Precision = "auto"  # auto | fp32 | bf16 | fp16: autocast of the network (decoding in fp32)
 
     def __post_init__(self):
-        _need(self, "score_threshold", isinstance(self.score_threshold, (int, float)) and 0 <= self.score_threshold
-              <= 1, "a score in [0, 1]")
-        _need(self, "batch_size", isinstance(self.batch_size, int) and self.batch_size >= 1, "an int >= 1")
-        if self.backend == "precomputed" and not self.poses:
-            raise ValueError("backend 'precomputed' needs pose2d.poses: a COCO keypoint-results or "
-                             "official-demo poses JSON (pose2d.poses=poses.json)")
+        check(self, "score_threshold", is_number(self.score_threshold) and 0 <= self.score_threshold <= 1,
+              "a score in [0, 1]")
+        check(self, "batch_size", is_int(self.batch_size) and self.batch_size >= 1, "an int >= 1")
+        check(self, "poses", self.backend != "precomputed" or self.poses is not None,
+              "a poses JSON for backend 'precomputed': COCO keypoint results or the official demo's poses "
+              "(pose2d.poses=poses.json)")
 
 
 @dataclass(frozen=True)
-class CameraSection:
+class CameraConfig:
     """The full image's pinhole camera, in which every person's translation is expressed.
 
     ``focal: null`` derives it from the image size: focal = max(width, height) pixels (a 53.1 degree
@@ -94,7 +83,8 @@ class CameraSection:
     focal: float | None = None    # pixels; null = max(width, height)
 
     def __post_init__(self):
-        _need(self, "focal", self.focal is None or _positive(self.focal), "null or a number of pixels > 0")
+        check(self, "focal", self.focal is None or is_number(self.focal) and self.focal > 0,
+              "null or a number of pixels > 0")
 
     def intrinsics(self, width: int, height: int) -> tuple[float, tuple[float, float]]:
         """``(focal, (cx, cy))`` in pixels for an image of ``width`` x ``height``."""
@@ -105,7 +95,7 @@ class CameraSection:
 
 
 @dataclass(frozen=True)
-class SmoothingSection:
+class SmoothingConfig:
     """Optional online One-Euro filter per track (joint rotations and translation); raw values are kept."""
     enabled: bool = False
     min_cutoff: float = 1.0       # Hz: cutoff at rest (lower = smoother, more lag)
@@ -115,14 +105,14 @@ class SmoothingSection:
 
     def __post_init__(self):
         for name in ("min_cutoff", "d_cutoff", "max_gap_s"):
-            _need(self, name, _positive(getattr(self, name)), "a frequency in Hz > 0")
-        _need(self, "beta", _positive(self.beta) or self.beta == 0, "a number >= 0")
+            check(self, name, is_number(getattr(self, name)) and getattr(self, name) > 0, "a frequency in Hz > 0")
+        check(self, "beta", is_number(self.beta) and self.beta >= 0, "a number >= 0")
 
 
 @dataclass(frozen=True)
-class RaySection:
+class RayConfig:
     """Ray: embedded local instance by default; worker pools; bounded work in flight."""
-    address: str = ""             # "" = start an embedded local Ray; else join this cluster (e.g. "auto")
+    address: str | None = None    # None = start an embedded local Ray; else join this cluster (e.g. "auto")
     num_mesh_workers: int = 0     # 0 = one per GPU of the cluster (each also runs 2D pose), else one
     num_pose_workers: int = 0     # 0 = none where there are GPUs (the mesh workers run 2D pose), else one
     gpus_per_worker: float = 1.0  # GPU share each GPU worker asks for (0.5 = two workers per GPU)
@@ -133,43 +123,42 @@ class RaySection:
 
     def __post_init__(self):
         for name in ("num_pose_workers", "num_mesh_workers"):
-            value = getattr(self, name)
-            _need(self, name, isinstance(value, int) and not isinstance(value, bool) and value >= 0,
+            check(self, name, is_int(getattr(self, name)) and getattr(self, name) >= 0,
                   "an int >= 0 (0 = from the resources Ray sees)")
         for name in ("max_frames_in_flight", "max_inputs"):
-            value = getattr(self, name)
-            _need(self, name, isinstance(value, int) and not isinstance(value, bool) and value >= 1, "an int >= 1")
-        _need(self, "gpus_per_worker", _positive(self.gpus_per_worker) and self.gpus_per_worker <= 1
-              or _positive(self.gpus_per_worker) and float(self.gpus_per_worker).is_integer(),
+            check(self, name, is_int(getattr(self, name)) and getattr(self, name) >= 1, "an int >= 1")
+        share = self.gpus_per_worker
+        check(self, "gpus_per_worker", is_number(share) and share > 0 and (share <= 1 or float(share).is_integer()),
               "a GPU share in (0, 1] or a whole number of GPUs")
-        _need(self, "placement_timeout_s", _positive(self.placement_timeout_s), "seconds > 0")
-        _need(self, "num_gpus", self.num_gpus is None or isinstance(self.num_gpus, int) and self.num_gpus >= 0,
+        check(self, "placement_timeout_s", is_number(self.placement_timeout_s) and self.placement_timeout_s > 0,
+              "seconds > 0")
+        check(self, "num_gpus", self.num_gpus is None or is_int(self.num_gpus) and self.num_gpus >= 0,
               "null (what Ray detects) or an int >= 0")
-        _need(self, "num_gpus", self.num_gpus is None or not self.address,
+        check(self, "num_gpus", self.num_gpus is None or not self.address,
               f"null when joining a cluster (ray.address={self.address!r}): its nodes say what GPUs they have")
 
 
 @dataclass(frozen=True)
-class StoreSection:
+class StoreConfig:
     """The Zarr writer."""
     flush_frames: int = 64        # frames buffered before an append (and a durable progress mark)
 
     def __post_init__(self):
-        _need(self, "flush_frames", isinstance(self.flush_frames, int) and self.flush_frames >= 1, "an int >= 1")
+        check(self, "flush_frames", is_int(self.flush_frames) and self.flush_frames >= 1, "an int >= 1")
 
 
 @dataclass(frozen=True)
 class PipelineConfig:
-    input: str = ""               # video file, image folder, "-" (stdin) or a stream URL; usually the CLI argument
-    output: str = ""              # OUT.zarr; "" = next to the input, <stem>.zarr
-    model: ModelSection = field(default_factory=ModelSection)
-    body: BodySection = field(default_factory=BodySection)
-    pose2d: Pose2DSection = field(default_factory=Pose2DSection)
+    input: str | None = None      # video file, image folder, "-" (stdin) or a stream URL; usually the CLI argument
+    output: str | None = None     # OUT.zarr; None = next to the input, <stem>.zarr
+    model: MeshModelConfig = field(default_factory=MeshModelConfig)
+    body: BodyConfig = field(default_factory=BodyConfig)
+    pose2d: Pose2DConfig = field(default_factory=Pose2DConfig)
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
-    camera: CameraSection = field(default_factory=CameraSection)
-    smoothing: SmoothingSection = field(default_factory=SmoothingSection)
-    ray: RaySection = field(default_factory=RaySection)
-    store: StoreSection = field(default_factory=StoreSection)
+    camera: CameraConfig = field(default_factory=CameraConfig)
+    smoothing: SmoothingConfig = field(default_factory=SmoothingConfig)
+    ray: RayConfig = field(default_factory=RayConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
 
 
 def load_pipeline_config(path: str | Path | None = None, overrides: typing.Sequence[str] = ()) -> PipelineConfig:

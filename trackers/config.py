@@ -8,9 +8,12 @@ tracked stream: for another frame rate, ``TrackerConfig().for_fps(fps)`` keeps t
 from __future__ import annotations
 
 import math
+import typing
 from dataclasses import dataclass, replace
+from typing import Literal
 
-KALMAN_FILTERS = ("optimized", "filterpy", "none")
+KalmanFilter = Literal["optimized", "filterpy", "none"]
+KALMAN_FILTERS = typing.get_args(KalmanFilter)
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,7 @@ class TrackerConfig:
     """Size term: box heights of the new and the lost track may differ by this ratio (either way)."""
 
     # --- motion filter -------------------------------------------------------------------------
-    kalman: str = "optimized"
+    kalman: KalmanFilter = "optimized"
     """Per-point constant-velocity Kalman filter: 'optimized' (norfair's OptimizedKalmanFilter),
     'filterpy' (full covariance, slower) or 'none' (positions only, no motion prediction)."""
     kalman_r: float = 16.0
@@ -90,6 +93,7 @@ class TrackerConfig:
     """The first track ID of every tracker instance; IDs then count up by one per confirmed track."""
 
     def __post_init__(self):
+        # the same checks and messages as nets.config.check (trackers imports nothing of ours)
         def need(ok: bool, name: str, expected: str):
             if not ok:
                 raise ValueError(f"TrackerConfig.{name} = {getattr(self, name)!r}: expected {expected}")

@@ -19,6 +19,9 @@ from typing import Sequence
 import numpy as np
 from norfair import Distance
 
+# The COCO keypoints in COCO's order (the layout of a 17-keypoint pose when the caller names no joints).
+COCO17 = ("Nose", "L_Eye", "R_Eye", "L_Ear", "R_Ear", "L_Shoulder", "R_Shoulder", "L_Elbow", "R_Elbow",
+          "L_Wrist", "R_Wrist", "L_Hip", "R_Hip", "L_Knee", "R_Knee", "L_Ankle", "R_Ankle")
 # Per-joint OKS sigmas of the COCO keypoint evaluation (cocoapi), by joint name. Joints COCO does
 # not annotate (neck, head top, pelvis, spine, toes, hands) get DEFAULT_SIGMA.
 COCO_SIGMAS = {

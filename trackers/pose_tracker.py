@@ -3,7 +3,7 @@
 Per frame it takes the people a bottom-up pose estimator found and returns the confirmed ones with
 their track IDs::
 
-    tracker = PoseTracker(TrackerConfig(), joint_set="coco17")
+    tracker = PoseTracker(TrackerConfig(), joint_names=names)   # names of the K keypoints, e.g. COCO17
     for frame_index, poses in enumerate(frames_of_poses):
         for person in tracker.update(poses.keypoints, poses.boxes, poses.scores, frame_index):
             person.track_id, person.keypoints, person.box, person.score, person.detection_index
@@ -33,13 +33,14 @@ How it tracks (settings in ``TrackerConfig``):
 """
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 from norfair import Detection, FilterPyKalmanFilterFactory, NoFilterFactory, OptimizedKalmanFilterFactory, Tracker
 
-from nets.joints import JOINT_SETS, joint_names
 from trackers.config import TrackerConfig
 from trackers.core import PeopleTracker, TrackerInputError
-from trackers.distances import PoseDistance, ReidDistance, joint_sigmas, points_box, to_points
+from trackers.distances import COCO17, PoseDistance, ReidDistance, joint_sigmas, points_box, to_points
 
 
 def filter_factory(config: TrackerConfig):
@@ -54,31 +55,35 @@ def filter_factory(config: TrackerConfig):
 class PoseTracker(PeopleTracker):
     """Online pose tracker; one instance per video. Track IDs are numbered per instance.
 
-    ``joint_set``: name of the keypoints' joint set (``nets.joints.JOINT_SETS``), for the per-joint
-    OKS sigmas. ``None`` infers it from K when K identifies one set (14, 17, 18, 19 and 30 do), else
-    every joint gets the same sigma.
+    ``joint_names``: the name of each of the K keypoints, in order (the caller's joint set, e.g.
+    ``nets.joints.joint_names("crowdpose14")`` in ``stream``), for the per-joint OKS sigmas
+    (``trackers.distances.COCO_SIGMAS``; other names get ``DEFAULT_SIGMA``). ``None``: COCO's order
+    (``COCO17``) when K is 17, else every joint gets the same sigma.
     """
 
-    def __init__(self, config: TrackerConfig | None = None, *, joint_set: str | None = None):
+    def __init__(self, config: TrackerConfig | None = None, *, joint_names: Sequence[str] | None = None):
         config = TrackerConfig() if config is None else config
         if not isinstance(config, TrackerConfig):
             raise TypeError(f"config: expected a TrackerConfig, got {type(config).__name__}")
-        if joint_set is not None:
-            joint_names(joint_set)  # KeyError listing the valid names
+        if joint_names is not None:
+            names = () if isinstance(joint_names, str) else tuple(joint_names)  # a set's name is not its names
+            if not names or not all(isinstance(n, str) for n in names):
+                raise TypeError(f"joint_names: expected the names (str) of the K keypoints in order, got "
+                                f"{joint_names!r}")
+            joint_names = names
         super().__init__(min_detection_score=config.min_detection_score, emit_predicted=config.emit_predicted,
                          first_id=config.first_id)
         self.config = config
-        self.joint_set = joint_set
+        self.joint_names = joint_names
 
     def _check_joints(self, num_joints: int) -> None:
         if num_joints < 1:
             raise TrackerInputError("keypoints: expected at least one joint per person (K >= 1), got K=0")
-        if self.joint_set is None:
-            matches = [name for name, names in JOINT_SETS.items() if len(names) == num_joints]
-            self.joint_set = matches[0] if len(matches) == 1 else None
-        elif len(joint_names(self.joint_set)) != num_joints:
-            raise TrackerInputError(f"keypoints: K={num_joints} joints per person, but joint set "
-                                    f"{self.joint_set!r} has {len(joint_names(self.joint_set))}")
+        if self.joint_names is None:
+            self.joint_names = COCO17 if num_joints == len(COCO17) else None
+        elif len(self.joint_names) != num_joints:
+            raise TrackerInputError(f"keypoints: K={num_joints} joints per person, but {len(self.joint_names)} "
+                                    f"joint names were given ({', '.join(self.joint_names)})")
 
     def _make_tracker(self, num_joints: int) -> Tracker:
         c = self.config
@@ -100,8 +105,7 @@ class PoseTracker(PeopleTracker):
         # norfair's constructor takes a distance by name or a per-pair callable; its update only calls
         # ``distance_function.get_distances``, the ``norfair.Distance`` interface that PoseDistance
         # implements vectorised over all pairs (a per-pair callable is too slow for 100+ people).
-        names = joint_names(self.joint_set) if self.joint_set else None
-        tracker.distance_function = PoseDistance(joint_sigmas(names, num_joints), c.keypoint_threshold,
+        tracker.distance_function = PoseDistance(joint_sigmas(self.joint_names, num_joints), c.keypoint_threshold,
                                                  c.min_common_keypoints, c.oks_sigma_scale,
                                                  c.size_tolerance, c.min_box_iou, c.distance_threshold)
         return tracker

@@ -1,22 +1,27 @@
 """The trainer's configuration: frozen typed dataclasses built from ``configs/train/<recipe>.yaml``.
 
     cfg = load_config("configs/train/synthetic.yaml", ["optim.lr=3e-4", "data.batch_size=8"])
-    cfg.optim.lr, cfg.model.arch, cfg.ray.num_workers
+    cfg.optim.lr, cfg.model.arch, cfg.body.smpl, cfg.ray.num_workers
 
 The loader is the shared one in ``nets.config`` (``from_dict``, ``to_dict``): unknown keys raise
 ``ConfigError`` naming the dotted key; overrides are ``dotted.key=value`` with the value parsed as YAML
-(``3e-4``, ``[4, 6]``, ``true``).
+(``3e-4``, ``[4, 6]``, ``true``); None (``null``, or ``key=``) means not given. The sections: ``data``
+``DataConfig`` (``data.synthetic`` ``SyntheticConfig``), ``model`` ``TrainModelConfig``, ``body``
+``nets.body.BodyConfig`` (the same keys as ``stream process``'s), ``optim`` ``OptimConfig``, ``ray``
+``RayTrainConfig``.
 """
 from __future__ import annotations
 
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
-from nets.config import ConfigError, from_dict, load_yaml, to_dict
+from nets.body import BodyConfig
+from nets.config import ConfigError, check, from_dict, is_int, load_yaml, to_dict
 
-__all__ = ["ConfigError", "DataConfig", "ModelSection", "OptimConfig", "RayConfig", "SyntheticConfig",
-           "TrainConfig", "from_dict", "load_config", "to_dict"]
+__all__ = ["BodyConfig", "ConfigError", "DataConfig", "OptimConfig", "RayTrainConfig", "SyntheticConfig",
+           "TrainConfig", "TrainModelConfig", "from_dict", "load_config", "to_dict"]
 
 
 @dataclass(frozen=True)
@@ -43,21 +48,20 @@ class DataConfig:
     test: str = "synthetic"                   # "synthetic", or comma-separated train.pipeline.TEST_SETS names
     root: str = "data"                        # folder holding the official datasets
     human36m_subjects: tuple[int, ...] = ()   # empty: the official subjects of the split (train S1,5,6,7,8)
-    smpl_male: str = ""                       # 3DPW GT bodies (gendered SMPL pkl); empty: the model's body
-    smpl_female: str = ""
+    smpl_male: str | None = None              # 3DPW GT bodies (gendered SMPL pkl); None: the model's body
+    smpl_female: str | None = None
     batch_size: int = 64                      # per worker/GPU, as the official num_gpus x 64
     workers: int = 16                         # DataLoader workers
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
 
 
 @dataclass(frozen=True)
-class ModelSection:
-    arch: str = "official"        # "official" (ResNet-50, 256², 64³) or "reduced" (train.reduced)
+class TrainModelConfig:
+    """The network to train; its body model files are the ``body`` section."""
+    arch: Literal["official", "reduced"] = "official"   # official: ResNet-50, 256², 64³; reduced: train.reduced
     widths: tuple[int, ...] = (16, 32, 64, 128)   # reduced backbone stage widths (BasicBlock [1,1,1,1])
     train_vposer: bool = False    # False: frozen prior as in the paper; True only without real VPoser weights
-    smpl_path: str = ""           # empty: the synthetic stand-in body (nets.standin)
-    joint_regressor_extra: str = ""
-    init_checkpoint: str = ""     # weights to start from (project or official format)
+    init_checkpoint: str | None = None   # weights to start from (project or official format); None: untrained
 
 
 @dataclass(frozen=True)
@@ -67,26 +71,36 @@ class OptimConfig:
     lr_decay_epochs: tuple[int, ...] = (4, 6)
     lr_decay_factor: float = 10.0
     end_epoch: int = 7
-    max_steps: int = 0            # >0: stop after this many optimiser steps in total (tests, learning check)
+    max_steps: int | None = None  # stop after this many optimiser steps in all (tests, learning check); None: epochs
+
+    def __post_init__(self):
+        check(self, "max_steps", self.max_steps is None or is_int(self.max_steps) and self.max_steps >= 1,
+              "null (the epochs decide) or an int >= 1")
 
 
 @dataclass(frozen=True)
-class RayConfig:
+class RayTrainConfig:
+    """Ray Train (a TorchTrainer over several workers) or one process."""
     enabled: bool = False         # False: one process on CPU or one GPU; True: Ray Train TorchTrainer
     num_workers: int = 0          # 0: Ray Train local mode (in-process)
     use_gpu: bool = False
-    storage_path: str = ""        # absolute; empty: <output_dir>/ray
+    storage_path: str | None = None   # absolute; None: <output_dir>/ray
     name: str = "crowdnet"
     max_failures: int = 0
-    fail_once_after_epoch: int = -1   # fault-injection for tests: rank 1 (or 0) raises once after this epoch
+    fail_once_after_epoch: int | None = None   # fault injection for tests: rank 1 (or 0) raises once after this epoch
+
+    def __post_init__(self):
+        epoch = self.fail_once_after_epoch
+        check(self, "fail_once_after_epoch", epoch is None or is_int(epoch) and epoch >= 0, "null (never) or an epoch >= 0")
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
-    model: ModelSection = field(default_factory=ModelSection)
+    model: TrainModelConfig = field(default_factory=TrainModelConfig)
+    body: BodyConfig = field(default_factory=BodyConfig)   # None: the synthetic stand-in body (nets.standin)
     optim: OptimConfig = field(default_factory=OptimConfig)
-    ray: RayConfig = field(default_factory=RayConfig)
+    ray: RayTrainConfig = field(default_factory=RayTrainConfig)
     amp: bool = True              # autocast + GradScaler, CUDA only (ignored on CPU)
     device: str = "auto"          # auto | cpu | cuda
     seed: int = 0

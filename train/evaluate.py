@@ -185,7 +185,7 @@ def evaluate_recipe(model, cfg, device="cpu", batch_size: int = 32) -> dict[str,
             bodies = {"neutral": body}
             for gender, path in (("male", cfg.data.smpl_male), ("female", cfg.data.smpl_female)):
                 if path:
-                    bodies[gender] = BodyModel.from_files(path, cfg.model.joint_regressor_extra)
+                    bodies[gender] = BodyModel.from_files(path, cfg.body.joint_regressor_extra)
             if len(bodies) == 1:
                 log.warning("%s: data.smpl_male/smpl_female unset: the GT meshes use the model's neutral body", name)
             results[name] = pw3d_scores(mesh, gt_meshes(crops.records, bodies), body,

@@ -5,10 +5,8 @@ resumable checkpoints, CSV metrics; one process (CPU / one GPU) or many workers 
     result = fit(cfg)                   # -> FitResult(epoch, step, checkpoint path, last metrics)
     model = load_trained(result.checkpoint, body)
 
-Training checkpoint (``<output_dir>/checkpoint/snapshot_<epoch>.pth``): ``{format: 'crowdmesh-train',
-config (the TrainConfig as a dict), arch, model_config, network, optimizer, scaler, epoch (the next
-epoch to run), step}``. ``export_official`` writes the release layout (``ckpt['network']`` with
-``module.*`` keys) and ``export_project`` the ``nets.checkpoint`` format (official architecture).
+What the loop builds comes from ``train.build`` (body, network, optimizer and schedule, dataset) and
+the checkpoints it writes and reads from ``train.checkpoints``; both are re-exported here.
 
 Deviations from the release, on purpose: the backbone keeps its own learning rate under decay
 (``set_lr`` BUG), the optimizer state is restored on resume, GradScaler updates normally.
@@ -20,181 +18,25 @@ import logging
 import os
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader
 
-from nets.body import BodyModel
-from nets.model import CrowdNet, ModelConfig
-from nets.standin import make_standin_body
-from train.config import ModelSection, TrainConfig, from_dict, to_dict
+from train.build import (ARCHS, GROUPS, build_model, eval_set_names, lr_factor, make_body, make_dataset,
+                         make_optimizer, pick_device, set_lr, set_train_mode, unwrap)
+from train.checkpoints import (FORMAT, VERSION, export_official, export_project, latest_checkpoint, load_init,
+                               load_trained, read_state, save_state, training_state)
+from train.config import TrainConfig, from_dict, to_dict
 from train.losses import crowdnet_losses
-from train.reduced import REDUCED_CONFIG, ReducedCrowdNet
+
+__all__ = ["ARCHS", "FORMAT", "GROUPS", "VERSION", "FitResult", "build_model", "eval_set_names", "export_official",
+           "export_project", "fit", "latest_checkpoint", "load_trained", "lr_factor", "make_body", "make_dataset",
+           "make_optimizer", "pick_device", "read_state", "save_state", "set_lr", "set_train_mode", "train_step",
+           "training_state"]
 
 log = logging.getLogger(__name__)
-
-FORMAT, VERSION = "crowdmesh-train", 1
-GROUPS = ("backbone", "pose2feat", "position_net", "rotation_net")
-ARCHS = ("official", "reduced")
-
-
-def make_body(section: ModelSection) -> BodyModel:
-    """The real SMPL files when configured, else the synthetic stand-in body (nets.standin)."""
-    if section.smpl_path:
-        return BodyModel.from_files(section.smpl_path, section.joint_regressor_extra)
-    return BodyModel(*make_standin_body())
-
-
-def build_model(section: ModelSection, body: torch.nn.Module) -> CrowdNet:
-    """An untrained network for ``section.arch``; the VPoser prior frozen unless ``train_vposer``."""
-    if section.arch == "official":
-        model = CrowdNet(body, ModelConfig())
-    elif section.arch == "reduced":
-        model = ReducedCrowdNet(body, REDUCED_CONFIG, tuple(section.widths))
-    else:
-        raise ValueError(f"model.arch: unknown architecture {section.arch!r}; valid: {list(ARCHS)}")
-    if section.train_vposer:
-        # no real prior: start the decoder at the rest pose (identity 6D), small weights
-        with torch.no_grad():
-            out = model.vposer.bodyprior_dec_out
-            out.weight.mul_(0.1)
-            out.bias.copy_(torch.tensor([1.0, 0.0, 0.0, 1.0, 0.0, 0.0]).repeat(out.bias.numel() // 6))
-    else:
-        model.vposer.requires_grad_(False)
-    model.body.requires_grad_(False)
-    return model
-
-
-def lr_factor(epoch: int, decay_epochs, factor: float) -> float:
-    """Step schedule: divided by ``factor`` once for every decay epoch <= ``epoch``."""
-    return factor ** -sum(1 for e in decay_epochs if epoch >= e)
-
-
-def make_optimizer(model: CrowdNet, cfg: TrainConfig) -> torch.optim.Adam:
-    groups = [{"name": name, "params": list(getattr(model, name).parameters()),
-               "lr": cfg.optim.lr_backbone if name == "backbone" else cfg.optim.lr} for name in GROUPS]
-    if cfg.model.train_vposer:
-        groups.append({"name": "vposer", "params": list(model.vposer.parameters()), "lr": cfg.optim.lr})
-    for g in groups:
-        g["base_lr"] = g["lr"]
-    return torch.optim.Adam(groups, lr=cfg.optim.lr)
-
-
-def set_lr(optimizer: torch.optim.Optimizer, epoch: int, cfg: TrainConfig) -> None:
-    """Each group at its own base lr times the schedule (the release overwrote the backbone's: BUG)."""
-    f = lr_factor(epoch, cfg.optim.lr_decay_epochs, cfg.optim.lr_decay_factor)
-    for g in optimizer.param_groups:
-        g["lr"] = g["base_lr"] * f
-
-
-def set_train_mode(model: CrowdNet, cfg: TrainConfig) -> None:
-    model.train()
-    if not cfg.model.train_vposer:
-        model.vposer.eval()  # the release's model.train() undid this
-
-
-def eval_set_names(cfg: TrainConfig) -> list[str]:
-    """``data.test`` split at commas: "synthetic" or names of ``train.pipeline.TEST_SETS``."""
-    return [n.strip() for n in cfg.data.test.split(",") if n.strip()]
-
-
-def make_dataset(cfg: TrainConfig, body, model_config: ModelConfig, split: str):
-    """The torch Dataset of ``data.train`` (split "train"; official readers mixed 50/50 by
-    ``train.pipeline``) or of the synthetic ``data.test`` (split "test"; the official test sets are
-    read by ``train.evaluate.evaluate_recipe``)."""
-    names = list(cfg.data.train) if split == "train" else eval_set_names(cfg)
-    if "synthetic" in names and names != ["synthetic"]:
-        key = "data.train" if split == "train" else "data.test"
-        raise ValueError(f"{key}: {names}: 'synthetic' cannot be mixed with the official datasets")
-    if names != ["synthetic"]:
-        if split != "train":
-            raise ValueError(f"data.test: {names}: official test sets are not one Dataset; "
-                             "use train.evaluate.evaluate_recipe (python -m train eval)")
-        from train.pipeline import make_training_set
-        return make_training_set(cfg, body, model_config)
-    from train.synthetic import SyntheticCrowdDataset
-    return SyntheticCrowdDataset(body, cfg.data.synthetic, model_config, split=split)
-
-
-def _unwrap(model):
-    return model.module if hasattr(model, "module") else model
-
-
-def training_state(model, optimizer, scaler, cfg: TrainConfig, epoch: int, step: int) -> dict:
-    net = _unwrap(model)
-    return {"format": FORMAT, "version": VERSION, "config": to_dict(cfg), "arch": cfg.model.arch,
-            "model_config": asdict(net.config), "network": net.network_state_dict(),
-            "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict() if scaler else None,
-            "epoch": epoch, "step": step}
-
-
-def save_state(state: dict, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    tmp.replace(path)
-    return path
-
-
-def read_state(path) -> dict:
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"training checkpoint {path} not found; fit writes <output_dir>/checkpoint/"
-                                "snapshot_<epoch>.pth")
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise ValueError(f"{path}: not a crowdmesh training checkpoint (format {FORMAT!r})")
-    return state
-
-
-def latest_checkpoint(folder: Path) -> Path | None:
-    snaps = sorted(folder.glob("snapshot_*.pth"), key=lambda p: int(p.stem.split("_")[1]))
-    return snaps[-1] if snaps else None
-
-
-def load_trained(path, body: torch.nn.Module | None = None) -> CrowdNet:
-    """Rebuild the trained network (either arch) from a training checkpoint, strictly, in eval mode."""
-    from nets.checkpoint import load_strict
-    state = read_state(path)
-    cfg = from_dict(TrainConfig, state["config"])
-    model = build_model(cfg.model, body if body is not None else make_body(cfg.model))
-    load_strict(model, state["network"], path, f"{cfg.model.arch} 3DCrowdNet", model.network_state_dict())
-    return model.eval()
-
-
-def _load_init(model: CrowdNet, path, body) -> None:
-    """Start from weights: a training checkpoint (either arch) or, for the official arch, any
-    ``nets.checkpoint`` format (the release's snapshot included). Strict: every key must fit."""
-    from nets.checkpoint import load_model, load_strict
-    try:
-        source = load_trained(path, body)
-    except ValueError:     # not a training checkpoint: a project or official one (nets.checkpoint)
-        source = load_model(path, body)
-    load_strict(model, source.network_state_dict(), path, "model", model.network_state_dict())
-
-
-def export_official(model: CrowdNet, path, epoch: int) -> Path:
-    """Official release layout: ``{'network': {'module.<name>': tensor}, 'epoch'}``, the VPoser under
-    ``module.vposer.vposer.`` and the SMPL layer's buffers as ``module.human_model_layer.th_*``."""
-    net = _unwrap(model)
-    network = {}
-    for k, v in net.network_state_dict().items():
-        k = k.replace("vposer.", "vposer.vposer.", 1) if k.startswith("vposer.") else k
-        network["module." + k] = v
-    smpl = net.body.smpl
-    n_verts, n_poses = smpl.v_template.shape[0], smpl.posedirs.shape[0]
-    body = {"th_betas": torch.zeros(1, smpl.shapedirs.shape[-1]), "th_shapedirs": smpl.shapedirs,
-            "th_posedirs": smpl.posedirs.T.reshape(n_verts, 3, n_poses), "th_v_template": smpl.v_template[None],
-            "th_J_regressor": smpl.J_regressor, "th_weights": smpl.lbs_weights, "th_faces": smpl.faces_tensor}
-    network.update({f"module.human_model_layer.{k}": v.detach().clone() for k, v in body.items()})
-    return save_state({"network": network, "epoch": int(epoch)}, Path(path))
-
-
-def export_project(model: CrowdNet, path, **meta) -> Path:
-    """``nets.checkpoint`` format: loads in `stream process` / `stream image` (model.checkpoint=), either architecture."""
-    from nets.checkpoint import save_checkpoint
-    return save_checkpoint(_unwrap(model), path, **meta)
 
 
 @dataclass
@@ -228,12 +70,6 @@ class _CsvLog:
             self.file.close()
 
 
-def pick_device(cfg: TrainConfig) -> torch.device:
-    if cfg.device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(cfg.device)
-
-
 def train_step(model, optimizer, scaler, batch: dict, amp: bool) -> tuple[torch.Tensor, dict]:
     """One optimiser step on ``batch`` (already on the model's device): forward (autocast when ``amp``), the
     official losses, backward (through ``scaler`` when given). Returns (total loss, loss terms)."""
@@ -253,118 +89,182 @@ def train_step(model, optimizer, scaler, batch: dict, amp: bool) -> tuple[torch.
     return loss, terms
 
 
-def _train_loop(cfg: TrainConfig, ray_mode: bool = False) -> FitResult:
-    """The loop both modes run; in Ray mode it is the per-worker function's body."""
-    torch.manual_seed(cfg.seed)
-    if ray_mode:
-        import ray.train
-        import ray.train.torch as rtt
-        ctx = ray.train.get_context()
-        rank, world = ctx.get_world_rank(), ctx.get_world_size()
-        device = rtt.get_device()
-    else:
-        rank, world, device = 0, 1, pick_device(cfg)
-    out = Path(cfg.output_dir)
-    body = make_body(cfg.model)
-    model = build_model(cfg.model, body)
-    if cfg.model.init_checkpoint:
-        _load_init(model, cfg.model.init_checkpoint, body)
+@dataclass
+class _Worker:
+    """Where one copy of the loop runs: its rank and the world size (0 and 1 outside Ray), its device."""
+    rank: int
+    world: int
+    device: torch.device
+    ray_mode: bool
+
+
+def _worker(cfg: TrainConfig, ray_mode: bool) -> _Worker:
+    if not ray_mode:
+        return _Worker(0, 1, pick_device(cfg), False)
+    import ray.train
+    import ray.train.torch as rtt
+    ctx = ray.train.get_context()
+    return _Worker(ctx.get_world_rank(), ctx.get_world_size(), rtt.get_device(), True)
+
+
+def _data(cfg: TrainConfig, body, model: torch.nn.Module):
+    """(training set, its loader, the loader's shuffle generator, reseeded at each epoch)."""
+    # make_dataset is looked up in this module: scripts/train_demo_weights.py swaps it for its own
     dataset = make_dataset(cfg, body, model.config, "train")
     g = torch.Generator().manual_seed(cfg.seed)
     loader = DataLoader(dataset, batch_size=cfg.data.batch_size, shuffle=True,
                         drop_last=len(dataset) >= cfg.data.batch_size,
                         num_workers=cfg.data.workers, generator=g, persistent_workers=False)
-    use_amp = cfg.amp and device.type == "cuda"
-    scaler = torch.amp.GradScaler("cuda") if use_amp else None
-    model.to(device)
-    optimizer = make_optimizer(model, cfg)
+    return dataset, loader, g
 
-    start_epoch, step = 0, 0
-    state = None
+
+def _resume_state(out: Path, ray_mode: bool) -> dict | None:
+    """The state to resume from: Ray's last reported checkpoint, else the newest snapshot in ``out``."""
     if ray_mode:
+        import ray.train
         ckpt = ray.train.get_checkpoint()
         if ckpt:
             with ckpt.as_directory() as d:
-                state = read_state(Path(d) / "state.pth")
-    else:
-        last = latest_checkpoint(out / "checkpoint")
-        if last is not None:
-            state = read_state(last)
-    if state is not None:
-        from nets.checkpoint import load_strict
-        load_strict(model, state["network"], "resume checkpoint", "model", model.network_state_dict())
-        optimizer.load_state_dict(state["optimizer"])
-        if scaler is not None and state.get("scaler"):
-            scaler.load_state_dict(state["scaler"])
-        start_epoch, step = int(state["epoch"]), int(state["step"])
-        log.info("resumed at epoch %d, step %d", start_epoch, step)
+                return read_state(Path(d) / "state.pth")
+        return None
+    last = latest_checkpoint(out / "checkpoint")
+    return read_state(last) if last is not None else None
 
-    if ray_mode:
-        model = rtt.prepare_model(model, parallel_strategy_kwargs={"find_unused_parameters": True})
-        loader = rtt.prepare_data_loader(loader)
-    csv_log = _CsvLog(out / "metrics.csv", rank == 0)
-    losses_run, metrics, ckpt_path = [], {}, None
-    max_steps = cfg.optim.max_steps
-    progress = None
-    if cfg.progress and rank == 0:
-        from rich.progress import Progress
-        progress = Progress(transient=True)
-        progress.start()
-    try:
-        for epoch in range(start_epoch, cfg.optim.end_epoch):
-            if max_steps and step >= max_steps:
-                break
-            set_lr(optimizer, epoch, cfg)
-            g.manual_seed(cfg.seed * 100003 + epoch)  # the shuffle of an epoch is the same after a resume
-            dataset.set_epoch(epoch)
-            if ray_mode and hasattr(loader, "sampler") and hasattr(loader.sampler, "set_epoch"):
-                loader.sampler.set_epoch(epoch)
-            set_train_mode(_unwrap(model), cfg)
-            task = progress.add_task(f"epoch {epoch}", total=len(loader)) if progress else None
-            t0, epoch_steps = time.perf_counter(), 0
-            for batch in loader:
-                batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-                loss, terms = train_step(model, optimizer, scaler, batch, use_amp)
-                step += 1
-                epoch_steps += 1
-                losses_run.append(float(loss.detach()))
-                metrics = {"epoch": epoch, "step": step, "loss": losses_run[-1],
-                           **{k: float(v.detach()) for k, v in terms.items()},
-                           "lr": optimizer.param_groups[1]["lr"], "lr_backbone": optimizer.param_groups[0]["lr"],
-                           "time": time.perf_counter() - t0}
-                if step % cfg.log_every == 0:
-                    csv_log.write(metrics)
-                if progress:
-                    progress.update(task, advance=1, description=f"epoch {epoch} loss {losses_run[-1]:.3f}")
-                if max_steps and step >= max_steps:
+
+def _restore(model, optimizer, scaler, state: dict | None) -> tuple[int, int]:
+    """Load ``state`` (strictly) into the model, optimizer and scaler; returns (start epoch, step)."""
+    if state is None:
+        return 0, 0
+    from nets.checkpoint import load_strict
+    load_strict(model, state["network"], "resume checkpoint", "model", model.network_state_dict())
+    optimizer.load_state_dict(state["optimizer"])
+    if scaler is not None and state.get("scaler"):
+        scaler.load_state_dict(state["scaler"])
+    start_epoch, step = int(state["epoch"]), int(state["step"])
+    log.info("resumed at epoch %d, step %d", start_epoch, step)
+    return start_epoch, step
+
+
+def _report_to_ray(state: dict, metrics: dict, rank: int) -> None:
+    """``ray.train.report`` the epoch's metrics; rank 0 attaches ``state`` as the checkpoint."""
+    import ray.train
+    with tempfile.TemporaryDirectory() as tmp:
+        checkpoint = None
+        if rank == 0:
+            torch.save(state, Path(tmp) / "state.pth")
+            checkpoint = ray.train.Checkpoint.from_directory(tmp)
+        ray.train.report(metrics, checkpoint=checkpoint)
+
+
+def _inject_failure(out: Path, epoch: int) -> None:
+    """Fail once after ``epoch`` (``ray.fail_once_after_epoch``, for the resume test): a marker file remembers."""
+    marker = out / f"injected_failure_epoch{epoch}"
+    if not marker.exists():
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+        raise RuntimeError(f"injected worker failure after epoch {epoch} (ray.fail_once_after_epoch)")
+
+
+def _start_progress(enabled: bool):
+    if not enabled:
+        return None
+    from rich.progress import Progress
+    progress = Progress(transient=True)
+    progress.start()
+    return progress
+
+
+class _Loop:
+    """The loop both modes run (in Ray mode, the per-worker function's body): ``__init__`` builds the model,
+    data and optimizer and resumes; ``run`` trains epoch by epoch, a checkpoint after each."""
+
+    def __init__(self, cfg: TrainConfig, ray_mode: bool):
+        torch.manual_seed(cfg.seed)
+        self.cfg, self.worker, self.out = cfg, _worker(cfg, ray_mode), Path(cfg.output_dir)
+        body = make_body(cfg.body)
+        model = build_model(cfg.model, body)
+        if cfg.model.init_checkpoint:
+            load_init(model, cfg.model.init_checkpoint, body)
+        self.dataset, loader, self.shuffle = _data(cfg, body, model)
+        self.use_amp = cfg.amp and self.worker.device.type == "cuda"
+        self.scaler = torch.amp.GradScaler("cuda") if self.use_amp else None
+        model.to(self.worker.device)
+        self.optimizer = make_optimizer(model, cfg)
+        self.start_epoch, self.step = _restore(model, self.optimizer, self.scaler, _resume_state(self.out, ray_mode))
+        if ray_mode:
+            import ray.train.torch as rtt
+            model = rtt.prepare_model(model, parallel_strategy_kwargs={"find_unused_parameters": True})
+            loader = rtt.prepare_data_loader(loader)
+        self.model, self.loader = model, loader
+        self.losses, self.metrics, self.checkpoint = [], {}, None
+
+    def run(self) -> FitResult:
+        cfg, max_steps = self.cfg, self.cfg.optim.max_steps
+        csv_log = _CsvLog(self.out / "metrics.csv", self.worker.rank == 0)
+        progress = _start_progress(cfg.progress and self.worker.rank == 0)
+        try:
+            for epoch in range(self.start_epoch, cfg.optim.end_epoch):
+                if max_steps and self.step >= max_steps:
                     break
-            # max_steps may stop inside an epoch: then the checkpoint says to run this epoch again
-            finished = epoch_steps == len(loader)
-            next_epoch = epoch + 1 if finished else epoch
-            state = training_state(model, optimizer, scaler, cfg, next_epoch, step)
-            if ray_mode:
-                import ray.train
-                with tempfile.TemporaryDirectory() as tmp:
-                    checkpoint = None
-                    if rank == 0:
-                        torch.save(state, Path(tmp) / "state.pth")
-                        checkpoint = ray.train.Checkpoint.from_directory(tmp)
-                    ray.train.report({**metrics, "epoch": next_epoch}, checkpoint=checkpoint)
-            if rank == 0:
-                ckpt_path = save_state(state, out / "checkpoint" / f"snapshot_{next_epoch}.pth")
-            if ray_mode and epoch == cfg.ray.fail_once_after_epoch and rank == min(1, world - 1):
-                marker = out / f"injected_failure_epoch{epoch}"
-                if not marker.exists():
-                    marker.parent.mkdir(parents=True, exist_ok=True)
-                    marker.touch()
-                    raise RuntimeError(f"injected worker failure after epoch {epoch} (ray.fail_once_after_epoch)")
-            metrics = {**metrics, "epoch": next_epoch}
-    finally:
-        if progress:
-            progress.stop()
-        csv_log.close()
-    return FitResult(epoch=int(metrics.get("epoch", start_epoch)), step=step, checkpoint=ckpt_path,
-                     metrics=metrics, losses=losses_run)
+                self._start_epoch(epoch)
+                finished = self._epoch(epoch, csv_log, progress)
+                # max_steps may stop inside an epoch: then the checkpoint says to run this epoch again
+                self._end_epoch(epoch, epoch + 1 if finished else epoch)
+        finally:
+            if progress:
+                progress.stop()
+            csv_log.close()
+        return FitResult(epoch=int(self.metrics.get("epoch", self.start_epoch)), step=self.step,
+                         checkpoint=self.checkpoint, metrics=self.metrics, losses=self.losses)
+
+    def _start_epoch(self, epoch: int) -> None:
+        cfg, loader = self.cfg, self.loader
+        set_lr(self.optimizer, epoch, cfg)
+        self.shuffle.manual_seed(cfg.seed * 100003 + epoch)  # the shuffle of an epoch is the same after a resume
+        self.dataset.set_epoch(epoch)
+        if self.worker.ray_mode and hasattr(loader, "sampler") and hasattr(loader.sampler, "set_epoch"):
+            loader.sampler.set_epoch(epoch)
+        set_train_mode(unwrap(self.model), cfg)
+
+    def _epoch(self, epoch: int, csv_log: _CsvLog, progress) -> bool:
+        """One pass over the loader, cut short at ``optim.max_steps``; True when the epoch was finished."""
+        cfg, max_steps, optimizer = self.cfg, self.cfg.optim.max_steps, self.optimizer
+        task = progress.add_task(f"epoch {epoch}", total=len(self.loader)) if progress else None
+        t0, epoch_steps = time.perf_counter(), 0
+        for batch in self.loader:
+            batch = {k: v.to(self.worker.device, non_blocking=True) for k, v in batch.items()}
+            loss, terms = train_step(self.model, optimizer, self.scaler, batch, self.use_amp)
+            self.step += 1
+            epoch_steps += 1
+            self.losses.append(float(loss.detach()))
+            self.metrics = {"epoch": epoch, "step": self.step, "loss": self.losses[-1],
+                            **{k: float(v.detach()) for k, v in terms.items()},
+                            "lr": optimizer.param_groups[1]["lr"], "lr_backbone": optimizer.param_groups[0]["lr"],
+                            "time": time.perf_counter() - t0}
+            if self.step % cfg.log_every == 0:
+                csv_log.write(self.metrics)
+            if progress:
+                progress.update(task, advance=1, description=f"epoch {epoch} loss {self.losses[-1]:.3f}")
+            if max_steps and self.step >= max_steps:
+                break
+        return epoch_steps == len(self.loader)
+
+    def _end_epoch(self, epoch: int, next_epoch: int) -> None:
+        """Checkpoint (Ray report on every rank, snapshot file on rank 0), then the injected failure if asked."""
+        cfg, worker = self.cfg, self.worker
+        state = training_state(self.model, self.optimizer, self.scaler, cfg, next_epoch, self.step)
+        if worker.ray_mode:
+            _report_to_ray(state, {**self.metrics, "epoch": next_epoch}, worker.rank)
+        if worker.rank == 0:
+            self.checkpoint = save_state(state, self.out / "checkpoint" / f"snapshot_{next_epoch}.pth")
+        if worker.ray_mode and epoch == cfg.ray.fail_once_after_epoch and worker.rank == min(1, worker.world - 1):
+            _inject_failure(self.out, epoch)
+        self.metrics = {**self.metrics, "epoch": next_epoch}
+
+
+def _train_loop(cfg: TrainConfig, ray_mode: bool = False) -> FitResult:
+    """The loop both modes run; in Ray mode it is the per-worker function's body."""
+    return _Loop(cfg, ray_mode).run()
 
 
 def _ray_worker(config: dict) -> None:

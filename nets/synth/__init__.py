@@ -26,11 +26,10 @@ and gait), ``camera`` (pinhole camera), ``appearance`` (clothes colours, floor b
 (rasterize, orient_faces).
 """
 from nets.synth.camera import Camera
-from nets.synth.crowd import Crowd, CrowdConfig, CrowdConfigError, make_crowd, occlusion_summary, place_people, render
-from nets.synth.noise import (NOISE_PRESETS, Detections, NoiseConfig, NoiseConfigError, simulate_detections,
-                              truth_detections)
+from nets.synth.crowd import Crowd, CrowdConfig, make_crowd, occlusion_summary, place_people, render
+from nets.synth.noise import NOISE_PRESETS, Detections, NoiseConfig, simulate_detections, truth_detections
 from nets.synth.raster import Raster, orient_faces, rasterize
 
-__all__ = ["Camera", "Crowd", "CrowdConfig", "CrowdConfigError", "Detections", "NOISE_PRESETS", "NoiseConfig",
-           "NoiseConfigError", "Raster", "make_crowd", "occlusion_summary", "orient_faces", "place_people", "rasterize",
-           "render", "simulate_detections", "truth_detections"]
+__all__ = ["Camera", "Crowd", "CrowdConfig", "Detections", "NOISE_PRESETS", "NoiseConfig", "Raster", "make_crowd",
+           "occlusion_summary", "orient_faces", "place_people", "rasterize", "render", "simulate_detections",
+           "truth_detections"]

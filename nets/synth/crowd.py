@@ -33,6 +33,7 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 import torch
 
+from nets.config import check, is_int
 from nets.synth.appearance import face_groups, floor_background, person_colors
 from nets.synth.camera import Camera, look_down_camera
 from nets.synth.motion import Area, axis_angle, gait_pose, gait_styles, root_rotation, walk
@@ -44,10 +45,6 @@ log = logging.getLogger(__name__)
 JOINT_SETS = KEYPOINT_SETS  # the joint sets of Crowd.keypoints2d
 _CHUNK = 512  # bodies per forward when finding the ground contact
 _BODIES_PER_FORWARD = 128  # when posing frames (small batches are slow on a busy CPU)
-
-
-class CrowdConfigError(ValueError):
-    """A CrowdConfig field out of range; the message names the field, the value and what is expected."""
 
 
 @dataclass(frozen=True)
@@ -72,32 +69,29 @@ class CrowdConfig:
     visibility_tolerance: float = 0.15    # see nets.synth.truth
 
     def __post_init__(self):
-        def need(ok: bool, name: str, expected: str):
-            if not ok:
-                raise CrowdConfigError(f"CrowdConfig.{name} = {getattr(self, name)!r}: expected {expected}")
-
+        """A field out of range raises ``nets.config.ConfigError`` naming it, the value and what is expected."""
         for name in ("people", "frames", "width", "height", "seed"):
-            need(isinstance(getattr(self, name), (int, np.integer)) and not isinstance(getattr(self, name), bool),
-                 name, "an integer")
-        need(self.people >= 1, "people", "at least 1 person")
-        need(self.frames >= 1, "frames", "at least 1 frame")
-        need(self.width >= 16 and self.height >= 16, "width" if self.width < 16 else "height",
-             "an image of at least 16x16 pixels")
-        need(self.seed >= 0, "seed", "a non-negative integer")
-        need(self.fps > 0, "fps", "frames per second > 0")
-        need(0 < self.fov_deg < 170, "fov_deg", "a horizontal field of view in (0, 170) degrees")
-        need(self.camera_height > 0, "camera_height", "metres above the ground > 0")
-        need(-10 <= self.camera_pitch_deg < 80, "camera_pitch_deg", "degrees down in [-10, 80)")
+            check(self, name, is_int(getattr(self, name)), "an integer")
+        check(self, "people", self.people >= 1, "at least 1 person")
+        check(self, "frames", self.frames >= 1, "at least 1 frame")
+        check(self, "width" if self.width < 16 else "height", self.width >= 16 and self.height >= 16,
+              "an image of at least 16x16 pixels")
+        check(self, "seed", self.seed >= 0, "a non-negative integer")
+        check(self, "fps", self.fps > 0, "frames per second > 0")
+        check(self, "fov_deg", 0 < self.fov_deg < 170, "a horizontal field of view in (0, 170) degrees")
+        check(self, "camera_height", self.camera_height > 0, "metres above the ground > 0")
+        check(self, "camera_pitch_deg", -10 <= self.camera_pitch_deg < 80, "degrees down in [-10, 80)")
         for name in ("depth_range", "speed_range", "stop_seconds"):
             value = getattr(self, name)
-            need(len(value) == 2 and 0 <= value[0] <= value[1], name, "(low, high) with 0 <= low <= high")
-        need(self.depth_range[0] > 0.5, "depth_range", "a nearest depth above 0.5 m")
-        need(self.speed_range[1] > 0, "speed_range", "a top speed above 0 m/s")
-        need(self.side_margin >= 0, "side_margin", "metres >= 0")
-        need(self.turn_rate_deg > 0, "turn_rate_deg", "degrees per second > 0")
-        need(0 <= self.stop_probability <= 1, "stop_probability", "a probability in [0, 1]")
-        need(self.shape_std >= 0, "shape_std", "a standard deviation >= 0")
-        need(self.visibility_tolerance >= 0, "visibility_tolerance", "metres >= 0")
+            check(self, name, len(value) == 2 and 0 <= value[0] <= value[1],
+                  "(low, high) with 0 <= low <= high")
+        check(self, "depth_range", self.depth_range[0] > 0.5, "a nearest depth above 0.5 m")
+        check(self, "speed_range", self.speed_range[1] > 0, "a top speed above 0 m/s")
+        check(self, "side_margin", self.side_margin >= 0, "metres >= 0")
+        check(self, "turn_rate_deg", self.turn_rate_deg > 0, "degrees per second > 0")
+        check(self, "stop_probability", 0 <= self.stop_probability <= 1, "a probability in [0, 1]")
+        check(self, "shape_std", self.shape_std >= 0, "a standard deviation >= 0")
+        check(self, "visibility_tolerance", self.visibility_tolerance >= 0, "metres >= 0")
 
 
 class Poser:

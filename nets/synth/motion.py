@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from nets.geometry import matrix_to_axis_angle
+from nets.rotations import axis_rotation
 
 _ACCELERATION = 1.0   # m/s^2
 _BRAKING = 2.5        # m/s^2
@@ -120,23 +121,9 @@ def gait_styles(rng: np.random.Generator, people: int) -> dict[str, np.ndarray]:
     }
 
 
-def _rx(a):
-    c, s, z, o = np.cos(a), np.sin(a), np.zeros_like(a), np.ones_like(a)
-    return np.stack([o, z, z, z, c, -s, z, s, c], -1).reshape(a.shape + (3, 3))
-
-
-def _ry(a):
-    c, s, z, o = np.cos(a), np.sin(a), np.zeros_like(a), np.ones_like(a)
-    return np.stack([c, z, s, z, o, z, -s, z, c], -1).reshape(a.shape + (3, 3))
-
-
-def _rz(a):
-    c, s, z, o = np.cos(a), np.sin(a), np.zeros_like(a), np.ones_like(a)
-    return np.stack([c, -s, z, s, c, z, z, z, o], -1).reshape(a.shape + (3, 3))
-
-
 def axis_angle(R: np.ndarray) -> np.ndarray:
-    """(..., 3, 3) rotation matrices -> (..., 3) axis-angle."""
+    """(..., 3, 3) rotation matrices -> (..., 3) axis-angle, by the torch ``nets.geometry`` whose rounding the
+    seeded crowds reproduce (``nets.rotations.matrix_to_axis_angle`` agrees to 1e-15, not bit for bit)."""
     flat = torch.from_numpy(np.ascontiguousarray(R, dtype=np.float64).reshape(-1, 3, 3))
     return matrix_to_axis_angle(flat).numpy().reshape(R.shape[:-2] + (3,))
 
@@ -166,8 +153,8 @@ def gait_pose(phase: np.ndarray, speed: np.ndarray, style: dict[str, np.ndarray]
     pose[..., 19, 1] = s["elbow"] + 0.25 * g * np.clip(sin, 0, None)
     # shoulders: lower the arms (about z), then swing them about the lateral axis against the legs
     down = np.broadcast_to(s["arm_down"], phase.shape)
-    left = _rx(s["arm_swing"] * g * sin) @ _rz(-down)
-    right = _rx(-s["arm_swing"] * g * sin) @ _rz(down)
+    left = axis_rotation(0, s["arm_swing"] * g * sin) @ axis_rotation(2, -down)
+    right = axis_rotation(0, -s["arm_swing"] * g * sin) @ axis_rotation(2, down)
     pose[..., 16, :] = axis_angle(left)
     pose[..., 17, :] = axis_angle(right)
     return pose.reshape(phase.shape + (72,))
@@ -175,4 +162,4 @@ def gait_pose(phase: np.ndarray, speed: np.ndarray, style: dict[str, np.ndarray]
 
 def root_rotation(heading: np.ndarray) -> np.ndarray:
     """(...) heading -> (..., 3, 3) world rotation of the body (SMPL rest axes = world axes at heading 0)."""
-    return _ry(heading)
+    return axis_rotation(1, heading)

@@ -26,19 +26,19 @@ shuffled (a tracker must not rely on their order).
 """
 from __future__ import annotations
 
+import typing
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
+from nets.config import ConfigError, check, is_int
 from nets.joints import SMPL30, joint_names
 from nets.synth.truth import in_image
 
-OCCLUDED_MODES = ("drop", "guess")
+OccludedMode = Literal["drop", "guess"]
+OCCLUDED_MODES = typing.get_args(OccludedMode)
 PERSON_HEIGHT_M = 1.7  # the scale of the jitter
-
-
-class NoiseConfigError(ValueError):
-    """A NoiseConfig field out of range; the message names the field, the value and what is expected."""
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class NoiseConfig:
     drop_joint_rate: float = 0.0         # P(visible joint of a detection dropped)
     swap_lr_rate: float = 0.0            # P(detection's left/right joints swapped)
     false_positive_rate: float = 0.0     # mean false detections per frame
-    occluded: str = "drop"               # occluded joints: "drop" (score 0) or "guess" (low score)
+    occluded: OccludedMode = "drop"      # occluded joints: "drop" (score 0) or "guess" (low score)
     visible_score: tuple[float, float] = (1.0, 1.0)
     occluded_score: tuple[float, float] = (0.05, 0.35)
     false_positive_score: tuple[float, float] = (0.1, 0.5)
@@ -57,20 +57,17 @@ class NoiseConfig:
     seed: int = 0
 
     def __post_init__(self):
-        def need(ok: bool, name: str, expected: str):
-            if not ok:
-                raise NoiseConfigError(f"NoiseConfig.{name} = {getattr(self, name)!r}: expected {expected}")
-
-        need(self.jitter >= 0, "jitter", "a fraction of the person's height >= 0")
+        """A field out of range raises ``nets.config.ConfigError`` naming it, the value and what is expected."""
+        check(self, "jitter", self.jitter >= 0, "a fraction of the person's height >= 0")
         for name in ("miss_rate", "drop_joint_rate", "swap_lr_rate"):
-            need(0 <= getattr(self, name) <= 1, name, "a probability in [0, 1]")
-        need(self.false_positive_rate >= 0, "false_positive_rate", "a mean count per frame >= 0")
-        need(self.occluded in OCCLUDED_MODES, "occluded", f"one of {list(OCCLUDED_MODES)}")
+            check(self, name, 0 <= getattr(self, name) <= 1, "a probability in [0, 1]")
+        check(self, "false_positive_rate", self.false_positive_rate >= 0, "a mean count per frame >= 0")
+        check(self, "occluded", self.occluded in OCCLUDED_MODES, f"one of {list(OCCLUDED_MODES)}")
         for name in ("visible_score", "occluded_score", "false_positive_score"):
             lo, hi = getattr(self, name)
-            need(0 < lo <= hi <= 1, name, "(low, high) scores with 0 < low <= high <= 1")
-        need(isinstance(self.min_visible, int) and self.min_visible >= 1, "min_visible", "an integer >= 1")
-        need(isinstance(self.seed, int) and self.seed >= 0, "seed", "a non-negative integer")
+            check(self, name, 0 < lo <= hi <= 1, "(low, high) scores with 0 < low <= high <= 1")
+        check(self, "min_visible", is_int(self.min_visible) and self.min_visible >= 1, "an integer >= 1")
+        check(self, "seed", is_int(self.seed) and self.seed >= 0, "a non-negative integer")
 
 
 NOISE_PRESETS: dict[str, NoiseConfig] = {
@@ -94,8 +91,8 @@ def noise_config(noise: str | NoiseConfig) -> NoiseConfig:
     try:
         return NOISE_PRESETS[noise]
     except (KeyError, TypeError):
-        raise NoiseConfigError(f"unknown noise preset {noise!r}; expected one of {sorted(NOISE_PRESETS)} "
-                               "or a NoiseConfig") from None
+        raise ConfigError(f"unknown noise preset {noise!r}; expected one of {sorted(NOISE_PRESETS)} "
+                          "or a NoiseConfig") from None
 
 
 @dataclass(frozen=True, eq=False)

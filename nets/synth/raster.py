@@ -203,6 +203,23 @@ def face_shades(tri: np.ndarray, shading: str = "lambert", light=DEFAULT_LIGHT, 
     return ambient + (1.0 - ambient) * np.clip(n @ to_light, 0.0, 1.0)
 
 
+def _paint(flat: np.ndarray, hit: np.ndarray, winner: np.ndarray, verts: np.ndarray, faces: np.ndarray, colors,
+           shading: str, light, ambient: float) -> None:
+    """Colour the covered pixels in place: ``flat`` (H*W, 3) uint8, ``hit`` (H*W,) covered, ``winner`` the
+    global face (mesh * F + face) seen at each covered pixel; each face's colour times its shade."""
+    nf = len(faces)
+    used, where = np.unique(winner, return_inverse=True)
+    tri = verts.reshape(-1, 3)[((used // nf) * verts.shape[1])[:, None] + faces[used % nf]]
+    shade = face_shades(tri, shading, light, ambient)
+    if colors is None:
+        base = np.full((len(used), 3), 200.0)
+    elif colors.ndim == 2:
+        base = colors[used // nf]
+    else:
+        base = colors.reshape(-1, 3)[used]
+    flat[hit] = np.clip(np.rint(base * shade[:, None]), 0, 255).astype(np.uint8)[where]
+
+
 def rasterize(meshes, faces, K, size: tuple[int, int], colors=None, background=None, *,
               shading: str = "lambert", light=DEFAULT_LIGHT, ambient: float = 0.35, near: float = 1e-2,
               cull_backfaces: bool = False, draw: bool = True) -> Raster:
@@ -252,17 +269,7 @@ def rasterize(meshes, faces, K, size: tuple[int, int], colors=None, background=N
     if draw:
         image = (np.zeros((height, width, 3), np.uint8) if background is None
                  else background.astype(np.uint8, copy=True))
-        flat = image.reshape(-1, 3)
         if hit.any():
-            used, where = np.unique(winner[hit], return_inverse=True)
-            tri = verts.reshape(-1, 3)[((used // nf) * verts.shape[1])[:, None] + faces[used % nf]]
-            shade = face_shades(tri, shading, light, ambient)
-            if colors is None:
-                base = np.full((len(used), 3), 200.0)
-            elif colors.ndim == 2:
-                base = colors[used // nf]
-            else:
-                base = colors.reshape(-1, 3)[used]
-            flat[hit] = np.clip(np.rint(base * shade[:, None]), 0, 255).astype(np.uint8)[where]
+            _paint(image.reshape(-1, 3), hit, winner[hit], verts, faces, colors, shading, light, ambient)
     return Raster(image=image, mesh_id=mesh_id.reshape(height, width), depth=zbuf.reshape(height, width),
                   face_id=face_id.reshape(height, width))

@@ -7,7 +7,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from stream.pose2d.assets import crowdmesh_home  # noqa: F401  (kept importable from here)
+from nets.assets import crowdmesh_home
+from stream.cli.errors import fail
+from stream.cli.logs import ray_log_path, setup_logging
+from stream.cli.process import batch, demo, process
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="crowdmesh: 3D SMPL motion for every person in crowd images and videos.")
@@ -15,13 +18,9 @@ log = logging.getLogger("crowdmesh")
 
 
 @app.callback()
-def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(message)s")
-
-
-def _fail(err: Exception) -> None:
-    typer.secho(f"error: {err}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(code=2)
+def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging, and Ray's own lines on "
+                                               "stderr (always in $CROWDMESH_HOME/logs/ray.log).")] = False) -> None:
+    setup_logging(verbose, ray_log_path(crowdmesh_home()))
 
 
 @app.command()
@@ -39,11 +38,10 @@ def image(
     standin: Annotated[bool, typer.Option(help="Use the untrained stand-in assets for any asset not given.")] = False,
 ) -> None:
     """Estimate SMPL for every person of one image from its 2D poses, all in one batched forward."""
-    import torch
-
-    from nets.assets import AssetError
+    from nets.assets import AssetError, default_asset_paths
     from nets.body import BodyModel
     from nets.checkpoint import CheckpointError, load_model
+    from nets.devices import resolve_device
     from stream.demo.run import STANDIN_NOTICE, example_scene, standin_assets
     from stream.mesh.image import InputError, estimate, read_image, read_poses, write_results
 
@@ -56,9 +54,10 @@ def image(
             joint_regressor_extra = joint_regressor_extra or assets["joint_regressor_extra"]
             checkpoint = checkpoint or assets["checkpoint"]
             typer.secho(STANDIN_NOTICE, fg=typer.colors.YELLOW, err=True)
-        smpl = smpl or home / "smpl" / "SMPL_NEUTRAL.pkl"
-        joint_regressor_extra = joint_regressor_extra or home / "J_regressor_extra.npy"
-        checkpoint = checkpoint or home / "snapshot_6.pth.tar"
+        defaults = default_asset_paths(home)
+        smpl = smpl or defaults["smpl"]
+        joint_regressor_extra = joint_regressor_extra or defaults["joint_regressor_extra"]
+        checkpoint = checkpoint or defaults["checkpoint"]
         body = None
         if image is None:
             body = BodyModel.from_files(smpl, joint_regressor_extra)
@@ -70,12 +69,11 @@ def image(
         rgb = read_image(image)
         people = read_poses(poses, image.name, joint_set)
         body = body or BodyModel.from_files(smpl, joint_regressor_extra)
-        dev = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device)
-        model = load_model(checkpoint, body).for_inference().to(dev)
+        model = load_model(checkpoint, body).for_inference().to(resolve_device(device))
         result = estimate(model, rgb, people, joint_set, batch_size)
         path = write_results(out, result, body.faces, rgb, model.config.focal)
     except (InputError, AssetError, CheckpointError, KeyError, ValueError, pickle.UnpicklingError) as err:
-        _fail(err)
+        fail(err)
     n = len(result["index"])
     dropped = sorted(set(range(len(people))) - set(result["index"].tolist()))
     typer.echo(f"{n} of {len(people)} people estimated"
@@ -116,7 +114,7 @@ def poses(
         summary = estimate_poses(source, pose_backend, out, draw=draw, batch_size=batch_size,
                                  threshold=draw_threshold)
     except (AssetError, OSError, ValueError, KeyError, ImportError) as err:
-        _fail(err)
+        fail(err)
     typer.echo(f"{summary.frames} frames, {summary.people} people ({summary.joint_set}) -> {summary.out}"
                + (f"; skeletons -> {summary.draw}" if summary.draw else ""))
 
@@ -132,7 +130,7 @@ def info(
     try:
         lines = info_lines(open_store(store), top=top)
     except (OSError, ValueError, KeyError) as err:
-        _fail(err)
+        fail(err)
     typer.echo("\n".join(lines))
 
 
@@ -179,7 +177,7 @@ def synth(
             body = BodyModel.from_files(smpl, joint_regressor_extra)
         summary = write_synthetic_clip(out_dir, config, noise=noise, body=body)
     except (AssetError, OSError, ValueError, KeyError, pickle.UnpicklingError) as err:
-        _fail(err)
+        fail(err)
     occ = summary.occlusion
     typer.echo(f"{summary.video}: {summary.frames} frames, {summary.size[0]}x{summary.size[1]}, {summary.fps:g} fps, "
                f"{summary.people} people ({summary.seconds:.1f} s)")
@@ -218,16 +216,16 @@ def export_command(
     smpl: Annotated[Optional[Path], typer.Option(help="SMPL neutral model .pkl (the one the store was made "
                                                       "with).")] = None,
     joint_regressor_extra: Annotated[Optional[Path], typer.Option(help="J_regressor_extra.npy.")] = None,
-    standin: Annotated[bool, typer.Option(help="Use the synthetic stand-in body (stores made with it, e.g. "
-                                               "synthetic crowds).")] = False,
+    standin: Annotated[bool, typer.Option(help="Use the synthetic stand-in body (the default for stores that "
+                                               "record it, e.g. the demo's and synthetic crowds').")] = False,
     smoothed: Annotated[bool, typer.Option(help="Export the smoothed pose and translation (stores written with "
                                                "smoothing.enabled=true).")] = False,
     progress: Annotated[bool, typer.Option(help="Progress bar (--format video).")] = True,
 ) -> None:
     """Export a store's tracks as BVH, GLB, AMASS-style npz or an overlay video."""
-    from nets.assets import AssetError
+    from nets.assets import AssetError, default_asset_paths
     from nets.body import BodyModel
-    from stream.export import FORMATS, export_store
+    from stream.export import FORMATS, export_store, recorded_standin
     from stream.store import open_store
 
     try:
@@ -237,20 +235,20 @@ def export_command(
             raise ValueError(f"--units {units!r}: expected m or cm")
         ids = _parse_tracks(tracks)
         opened = open_store(store)
-        home = crowdmesh_home()
         if standin:
-            from nets.standin import write_standin_body
+            from nets.standin import standin_body_files
 
-            folder = home / "standin"
-            smpl, joint_regressor_extra = folder / "standin_smpl_neutral.pkl", folder / "standin_J_regressor_extra.npy"
-            if not (smpl.is_file() and joint_regressor_extra.is_file()):
-                smpl, joint_regressor_extra = write_standin_body(folder)
-        body = BodyModel.from_files(smpl or home / "smpl" / "SMPL_NEUTRAL.pkl",
-                                    joint_regressor_extra or home / "J_regressor_extra.npy")
+            smpl, joint_regressor_extra = standin_body_files(crowdmesh_home() / "standin")
+        defaults = default_asset_paths()
+        given = standin or smpl is not None or joint_regressor_extra is not None
+        body = None if given else recorded_standin(opened)    # a store made with the stand-in body records it
+        if body is None:
+            body = BodyModel.from_files(smpl or defaults["smpl"],
+                                        joint_regressor_extra or defaults["joint_regressor_extra"])
         summary = export_store(opened, body, format, out, tracks=ids, min_length=min_length, video=video,
                                bvh_scale=100.0 if units == "cm" else 1.0, smoothed=smoothed, progress=progress)
     except (AssetError, OSError, ValueError, KeyError, pickle.UnpicklingError) as err:
-        _fail(err)
+        fail(err)
     for note in summary.notes:
         typer.secho(f"note: {note}", fg=typer.colors.YELLOW, err=True)
     where = summary.paths[0] if len(summary.paths) == 1 else summary.paths[0].parent
@@ -296,16 +294,14 @@ def assets_get(
     try:
         path = get_asset_file(name, crowdmesh_home(), source=source)
     except (OSError, ValueError) as err:
-        _fail(err)
+        fail(err)
     typer.echo(f"{name} -> {path}")
+
+
+app.command()(process)    # the pipeline commands live in stream.cli.process
+app.command()(batch)
+app.command()(demo)
 
 
 if __name__ == "__main__":
     sys.exit(app())
-
-
-from stream.cli.process import batch, demo, process  # noqa: E402  (the commands live in their own module)
-
-app.command()(process)
-app.command()(batch)
-app.command()(demo)

@@ -9,14 +9,10 @@ from typing import Annotated, Optional
 
 import typer
 
+from stream.cli.errors import fail
 from stream.pipeline.ray_setup import PlacementError
 
 PROCESS_ERRORS = (OSError, ValueError, KeyError, ImportError, pickle.UnpicklingError, PlacementError)
-
-
-def _fail(err: Exception) -> None:
-    typer.secho(f"error: {err}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(code=2)
 
 
 def process(
@@ -47,14 +43,14 @@ def process(
                       ray=replace(cfg.ray, address=address) if address else cfg.ray)   # as given, not YAML
         summary = run_pipeline(cfg, ray=ray, resume=resume, force=force, overwrite=overwrite, progress=progress)
     except (*PROCESS_ERRORS, CheckpointError) as err:
-        _fail(err)
+        fail(err)
     _report(summary)
 
 
 def run_pipeline(cfg, *, ray: bool = True, progress: bool = True, **kwargs):
     """The local or the Ray runner with a progress bar sized from the input's frame count."""
     from stream.pipeline.local import run_local
-    from stream.cli.progress import process_progress
+    from stream.progress import process_progress
     with process_progress(frame_total([cfg.input]), progress) as advance:
         if ray:
             from stream.pipeline.ray_driver import run_ray
@@ -108,7 +104,7 @@ def batch(
 ) -> None:
     """Process many videos at once on one Ray cluster: shared pose and mesh workers, mesh batches mixing videos."""
     from stream.config import load_pipeline_config
-    from stream.cli.progress import process_progress
+    from stream.progress import process_progress
     from stream.pipeline.ray_driver import run_many
 
     overrides = [item for item in items if OVERRIDE.match(item)]
@@ -120,14 +116,15 @@ def batch(
         stems = [Path(i.split("://")[-1].rstrip("/")).stem or f"input{n}" for n, i in enumerate(inputs)]
         if len(set(stems)) < len(stems):
             raise ValueError(f"inputs {inputs} share file names; their stores in {out_dir} would collide")
+        poses = base.pose2d.poses       # may hold {stem}; None when not given
         cfgs = [replace(base, input=i, output=str(out_dir / f"{stem}.zarr"),
-                        pose2d=replace(base.pose2d, poses=base.pose2d.poses.replace("{stem}", stem)),
+                        pose2d=replace(base.pose2d, poses=poses and poses.replace("{stem}", stem)),
                         ray=replace(base.ray, address=address) if address else base.ray)
                 for i, stem in zip(inputs, stems)]
         with process_progress(frame_total(inputs), progress, label="batch") as advance:
             results = run_many(cfgs, resume=resume, force=force, overwrite=overwrite, progress=advance)
     except PROCESS_ERRORS as err:
-        _fail(err)
+        fail(err)
     failed = 0
     for path, result in zip(inputs, results):
         if isinstance(result, BaseException):
@@ -156,9 +153,9 @@ def demo(
         result = run_demo(out, people=people, frames=frames, seed=seed, ray=ray, progress=progress,
                           echo=lambda text: typer.secho(text, fg=typer.colors.YELLOW, err=True))
     except PROCESS_ERRORS as err:
-        _fail(err)
+        fail(err)
     _report(result.summary)
     typer.echo(result.score_text)
     store = result.summary.store
-    typer.echo(f"next: stream info {store}   |   stream export {store} --standin --format glb --out "
+    typer.echo(f"next: stream info {store}   |   stream export {store} --format glb --out "
                f"{store.parent / 'crowd.glb'}   (or --format bvh / npz / video)")

@@ -17,7 +17,7 @@ from nets.body import BodyModel
 from nets.checkpoint import save_checkpoint
 from nets.joints import COCO17, SMPL30
 from nets.model import CrowdNet
-from nets.standin import write_standin_body
+from nets.standin import standin_body_files
 from stream.mesh.render import draw_meshes
 
 log = logging.getLogger(__name__)
@@ -36,9 +36,7 @@ def standin_assets(folder) -> dict[str, Path]:
     """Write (once) the stand-in body files and an untrained checkpoint; return their paths."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    smpl, extra = folder / "standin_smpl_neutral.pkl", folder / "standin_J_regressor_extra.npy"
-    if not (smpl.is_file() and extra.is_file()):
-        smpl, extra = write_standin_body(folder)
+    smpl, extra = standin_body_files(folder)
     ckpt = folder / "standin_crowdnet_untrained.pt"
     if not ckpt.is_file():
         torch.manual_seed(0)
@@ -81,7 +79,7 @@ DEMO_SIZE = (320, 240)   # width, height of the synthetic clip
 
 @dataclass(frozen=True)
 class DemoResult:
-    summary: object        # stream.pipeline.local.RunSummary
+    summary: object        # stream.pipeline.setup.RunSummary
     scores: dict
     score_text: str
     trained: bool          # self-trained synthetic-domain weights (True) or the untrained stand-in
@@ -100,8 +98,8 @@ def run_demo(out, *, people: int = 6, frames: int = 48, seed: int = 0, ray: bool
              echo=log.warning) -> DemoResult:
     """A synthetic crowd clip with simulated COCO-17 detections through ``stream process``, scored against
     the generator's ground truth (``score_store``)."""
+    from nets.assets import crowdmesh_home
     from nets.synth import CrowdConfig
-    from stream.pose2d.assets import crowdmesh_home
     from stream.cli.process import run_pipeline
     from stream.config import load_pipeline_config
     from stream.demo.synth import write_synthetic_clip

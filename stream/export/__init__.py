@@ -15,7 +15,7 @@ Or per format, from plain arrays (``TrackMotion``; ``stream.export.tracks`` read
 
 Shared conventions (``stream.export.motion``): files are +Y up, right-handed, metres, mapped from the
 camera frame (x right, y down, z forward) by ``(x, -y, -z)``; times are seconds from the video start.
-Modules: ``motion`` (TrackMotion, skeleton, conventions), ``rotations``, ``tracks`` (store adapter),
+Modules: ``motion`` (TrackMotion, skeleton, conventions; rotations from ``nets.rotations``), ``tracks`` (store adapter),
 ``bvh``, ``glb`` (GLB container), ``gltf``, ``amass``, ``overlay``, ``run`` (export_store).
 """
 from stream.export.amass import write_amass
@@ -23,9 +23,9 @@ from stream.export.bvh import write_bvh
 from stream.export.gltf import glb_bytes, write_glb
 from stream.export.motion import CAMERA_TO_EXPORT, ExportError, Skeleton, TrackMotion, VideoCamera, pose_skeleton
 from stream.export.overlay import write_overlay
-from stream.export.run import FORMATS, ExportSummary, export_store
+from stream.export.run import FORMATS, ExportSummary, export_store, recorded_standin
 from stream.export.tracks import NotSmoothedError, TrackSelectionError, select_tracks, track_motion, video_camera
 
 __all__ = ["CAMERA_TO_EXPORT", "ExportError", "ExportSummary", "FORMATS", "NotSmoothedError", "Skeleton", "TrackMotion",
-           "TrackSelectionError", "VideoCamera", "export_store", "glb_bytes", "pose_skeleton", "select_tracks",
-           "track_motion", "video_camera", "write_amass", "write_bvh", "write_glb", "write_overlay"]
+           "TrackSelectionError", "VideoCamera", "export_store", "glb_bytes", "pose_skeleton", "recorded_standin",
+           "select_tracks", "track_motion", "video_camera", "write_amass", "write_bvh", "write_glb", "write_overlay"]

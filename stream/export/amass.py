@@ -27,9 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
+from nets.rotations import matrix_to_axis_angle
 from stream.export.motion import (CAMERA_TO_EXPORT, ExportError, TrackMotion, VideoCamera, fill_gaps, pose_skeleton,
                                   rest_joints)
-from stream.export.rotations import matrix_to_axis_angle
 
 PER_TRACK_KEYS = ("poses", "trans", "betas", "gender", "mocap_framerate", "track_id", "frame", "time", "observed")
 

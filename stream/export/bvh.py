@@ -27,8 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from nets.rotations import matrix_to_euler
 from stream.export.motion import JOINT_NAMES, ExportError, TrackMotion, fill_gaps, pose_skeleton
-from stream.export.rotations import matrix_to_euler
 
 log = logging.getLogger(__name__)
 

@@ -31,11 +31,11 @@ from pathlib import Path
 
 import numpy as np
 
+from nets.rotations import continuous_quaternions, matrix_to_quaternion
 from nets.synth.raster import orient_faces
 from stream.export.glb import ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER, GltfDocument
 from stream.export.motion import (JOINT_NAMES, ExportError, TrackMotion, VideoCamera, pose_skeleton, shaped_rest,
                                   track_color)
-from stream.export.rotations import continuous_quaternions, matrix_to_quaternion
 
 log = logging.getLogger(__name__)
 

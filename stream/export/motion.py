@@ -26,9 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from nets.joints import SMPL30
+from nets.rotations import axis_angle_to_matrix, matrix_to_axis_angle, matrix_to_quaternion, quaternion_to_matrix, slerp
 from stream.mesh.render import person_colors
-from stream.export.rotations import (axis_angle_to_matrix, matrix_to_axis_angle, matrix_to_quaternion,
-                                     quaternion_to_matrix, slerp)
 
 CAMERA_TO_EXPORT = np.diag([1.0, -1.0, -1.0])
 JOINT_NAMES = SMPL30[:24]

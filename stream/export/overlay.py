@@ -28,9 +28,11 @@ import cv2
 import numpy as np
 import torch
 
-from nets.synth.raster import orient_faces, rasterize
+from nets.synth.raster import orient_faces
 from stream.export.motion import ExportError, track_color
 from stream.export.tracks import read_track, video_camera
+from stream.mesh.render import blend_meshes
+from stream.progress import progress_bar
 from stream.source.frames import FrameSource, FrameSourceError, VideoWriter
 
 log = logging.getLogger(__name__)
@@ -93,8 +95,8 @@ def write_overlay(store, body, out, tracks: list[int] | None = None, video=None,
     template = body.smpl.v_template.detach().cpu().numpy()
     faces, closed = orient_faces(template, body.faces)
     total = len(store)
-    with VideoWriter(out, fps=store.fps or 25.0, crf=crf) as writer, _progress(progress) as bar:
-        task = bar.add_task("overlay", total=total)
+    with VideoWriter(out, fps=store.fps or 25.0, crf=crf) as writer, \
+            progress_bar("overlay", total, enabled=progress) as advance:
         for start in range(0, total, _FRAMES_PER_FORWARD):
             stop = min(start + _FRAMES_PER_FORWARD, total)
             meshes = _pose_block(body, data, [rows.get(n, []) for n in range(start, stop)])
@@ -102,10 +104,13 @@ def write_overlay(store, body, out, tracks: list[int] | None = None, video=None,
                 bg = _next_frame(frames_iter, n, total) if frames_iter is not None else None
                 if bg is None:
                     frames_iter = None
-                image = _draw(bg if bg is not None else plain, meshes[n - start], faces, closed, camera.K, size, alpha)
+                people = meshes[n - start]
+                colors = [track_color(tid)[::-1] for tid, _ in people]                  # BGR
+                image = blend_meshes(bg if bg is not None else plain, [v for _, v in people], faces, camera.K,
+                                     colors, alpha, cull_backfaces=closed)
                 _labels(image, [(tid, data[tid].bbox[row]) for tid, row in rows.get(n, [])])
                 writer.write(image)
-                bar.advance(task)
+                advance(1)
     return OverlaySummary(path=Path(out), frames=total, tracks=len(ids), background="plain" if reason else "video",
                           reason=reason)
 
@@ -120,31 +125,6 @@ def _next_frame(frames: Iterator[np.ndarray], n: int, total: int) -> np.ndarray 
     if bgr is None:
         log.info("overlay: the source video ends at frame %d of %d; plain background after it", n, total)
     return bgr
-
-
-def _progress(enabled: bool):
-    """A rich progress bar on stderr, or a stand-in that shows nothing."""
-    if not enabled:
-        return _NoBar()
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                    console=Console(stderr=True))
-
-
-class _NoBar:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    def add_task(self, *args, **kwargs):
-        return None
-
-    def advance(self, task):
-        return None
 
 
 def _pose_block(body, data: dict, block: list[list[tuple[int, int]]]) -> list[list[tuple[int, np.ndarray]]]:
@@ -162,19 +142,6 @@ def _pose_block(body, data: dict, block: list[list[tuple[int, int]]]) -> list[li
     for (i, tid, _), v in zip(flat, verts):
         out[i].append((tid, v))
     return out
-
-
-def _draw(background: np.ndarray, people: list[tuple[int, np.ndarray]], faces, closed: bool, K, size,
-          alpha: float) -> np.ndarray:
-    canvas = background.copy()
-    if not people:
-        return canvas
-    colors = np.array([track_color(tid)[::-1] for tid, _ in people], dtype=np.float64)       # BGR
-    out = rasterize(np.stack([v for _, v in people]), faces, K, size, colors, canvas, cull_backfaces=closed)
-    covered = out.mesh_id >= 0
-    blend = alpha * out.image[covered].astype(np.float64) + (1 - alpha) * canvas[covered]
-    canvas[covered] = np.clip(np.rint(blend), 0, 255).astype(np.uint8)
-    return canvas
 
 
 def _labels(image: np.ndarray, boxes: list[tuple[int, np.ndarray]]) -> None:

@@ -4,6 +4,8 @@
     summary = export_store(store, body, "bvh", "bvh/", smoothed=True)    # the smoothed values (--smoothed)
     summary.paths, summary.tracks, summary.notes
 
+    body = recorded_standin(store) or BodyModel.from_files(smpl, joint_regressor_extra)   # which body
+
 ``out`` is a file for ``glb`` (.glb) and ``video`` (.mp4), and a folder for ``bvh`` (``track_<id>.bvh``)
 and ``npz`` (``track_<id>.npz`` and ``all_tracks.npz``).
 """
@@ -23,6 +25,24 @@ from stream.export.tracks import check_body, check_smoothed, select_tracks, stor
 log = logging.getLogger(__name__)
 
 FORMATS = ("bvh", "glb", "npz", "video")
+
+
+def recorded_standin(store):
+    """The synthetic stand-in body (``nets.standin``) when ``store`` records it as the body it was made with
+    (``attrs["fingerprints"]["body_sha256"]``), else None: a real SMPL model cannot be found from its digest.
+
+    The stand-in is built from code, the same way each time, so its fingerprint identifies it."""
+    from nets.body import BodyModel
+    from nets.standin import make_standin_body
+
+    stored = (store.attrs.get("fingerprints") or {}).get("body_sha256")
+    if not stored:
+        return None
+    body = BodyModel(*make_standin_body())
+    if body.fingerprint() != stored:
+        return None
+    log.info("%s was made with the synthetic stand-in body (not SMPL); exporting with it", store.path)
+    return body
 
 
 @dataclass

@@ -1,8 +1,20 @@
-"""Person crops and batched 3DCrowdNet: ``MeshStage`` (crops per frame, one forward for many frames, crop camera
-to image camera), ``stream image`` (``stream.mesh.image``), mesh drawing (``stream.mesh.render``).
+"""Person crops and batched 3DCrowdNet: tracked people in, the store's per-person rows out.
 
-    from stream.mesh.stage import MeshStage, concat_jobs
+    from stream.mesh import MeshBatcher, MeshStage
 
     stage = MeshStage(model.for_inference(), "coco17", max_batch=32, device="cuda", crop_device="gpu")
-    rows = stage(concat_jobs([stage.jobs(index, bgr, people) for index, bgr, people in frames]))
+    batcher = MeshBatcher(stage, max_batch=32)
+    for frame, people in tracked_frames:
+        for frame, rows in batcher.add(frame, stage.crops(frame.index, frame.bgr, people, camera)):
+            ...                                    # rows: track_id, smpl_pose, cam_trans (image camera), ...
+    done = batcher.flush()
+
+Modules: ``stage`` (``MeshStage``: crops per frame, one forward for many; ``person_crops``), ``batcher``
+(``MeshBatcher``: passes of up to ``max_batch`` crops, for every runner), ``camera`` (crop camera -> image
+camera), ``image`` (``stream image``), ``render`` (mesh drawing).
 """
+from stream.mesh.batcher import MeshBatcher
+from stream.mesh.camera import crop_camera_to_image
+from stream.mesh.stage import MeshStage, person_crops
+
+__all__ = ["MeshBatcher", "MeshStage", "crop_camera_to_image", "person_crops"]

@@ -1,6 +1,6 @@
-"""``stream process`` on Ray: thin actors around the plain stages of ``stream.mesh.stage`` / ``stream.pipeline.local``.
+"""``stream process`` on Ray: the driver, which chains the actors of ``stream.pipeline.ray_actors``.
 
-    summary = run_ray(cfg)      # cfg.ray.address "" = embedded local Ray, else join that cluster
+    summary = run_ray(cfg)      # cfg.ray.address None = embedded local Ray, else join that cluster
     results = run_many([cfg_a, cfg_b])   # `stream batch`: several inputs at once on shared worker pools
 
 Per input: the driver decodes (PyAV) and ``ray.put``s each frame once; 2D pose runs on a pool of
@@ -16,177 +16,23 @@ store worker writes, in frame order. A killed driver leaves the store at its las
 """
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import os
 import threading
 import time
 import uuid
 from collections import deque
-from dataclasses import replace
 
-import numpy as np
 import ray
 
 from stream.config import PipelineConfig, to_dict
+from stream.pipeline.ray_actors import MeshWorker, PoseWorker, StoreWorker, TrackWorker
 from stream.pipeline.ray_setup import PlacementError
-from stream.pipeline.local import Run, RunSummary, StoreSink, frame_ids, load_mesh_stage, load_pose_stage, summarize
-from stream.mesh.stage import TrackStage, concat_jobs, split_rows
+from stream.pipeline.setup import Run, RunSummary, frame_ids, summarize
 
 log = logging.getLogger(__name__)
 
-__all__ = ["MeshWorker", "PlacementError", "Pools", "PoseWorker", "StoreWorker", "TrackWorker", "run_many",
-           "run_ray", "start_workers", "worker_resources"]
-
-
-class PoseWorker:
-    """2D pose in an actor: ``stream.mesh.stage.PoseStage`` per pose setup (loaded at its first use); frames arrive
-    as separate arguments (resolved by Ray)."""
-
-    def __init__(self, threads: int):
-        _set_threads(threads)
-        self.pose_stages: dict = {}
-
-    def ready(self, cfg: PipelineConfig | None = None) -> dict:
-        """Loads ``cfg``'s pose stage (so a worker that cannot start fails here); where and what it runs on."""
-        if cfg is not None:
-            pose_stage(self.pose_stages, cfg)
-        return _placement("pose")
-
-    def poses(self, cfg: PipelineConfig, ids: list, *frames):
-        return pose_stage(self.pose_stages, cfg)(frames, ids)
-
-
-class TrackWorker:
-    """One input's tracker; calls from one driver run in submission order, i.e. frame order."""
-
-    def __init__(self, tracker_config, joint_set: str):
-        self.stage = TrackStage(tracker_config, joint_set)
-
-    def track(self, indices: list[int], poses: list) -> list[tuple]:
-        """A batch of frames in order -> per frame (people, ended track IDs)."""
-        return [self.stage(index, p) for index, p in zip(indices, poses)]
-
-
-class MeshWorker:
-    """Crops and batched 3DCrowdNet; concurrent ``meshes`` calls (a batch of frames each) share forward passes.
-
-    A call crops its frames (in one thread), queues the crops and waits; a batching task runs the model (in
-    another thread, so cropping goes on meanwhile) on queued calls once they hold ``max_batch`` crops (a call
-    that would go over waits for the next pass) or the oldest has waited ``max_wait_ms``. Where the cluster has
-    GPUs a mesh worker holds one (or ``ray.gpus_per_worker`` of one) and also serves ``poses`` in a third
-    thread: 2D pose and mesh share the process, so one CUDA context per GPU and no GPU time-slicing
-    between processes.
-    """
-
-    def __init__(self, cfg: PipelineConfig, joint_set: str, paths: dict, threads: int):
-        from concurrent.futures import ThreadPoolExecutor
-        _set_threads(threads)
-        self.stage = load_mesh_stage(cfg, joint_set, paths)
-        self.max_batch, self.max_wait = cfg.model.max_batch, cfg.model.max_wait_ms / 1000.0
-        self.queue: asyncio.Queue | None = None
-        self.pose_stages: dict = {}
-        self._crop_thread, self._model_thread, self._pose_thread = (ThreadPoolExecutor(1) for _ in range(3))
-
-    async def pid(self) -> int:
-        return os.getpid()
-
-    async def ready(self, cfg: PipelineConfig | None = None) -> dict:
-        if cfg is not None:
-            await asyncio.get_running_loop().run_in_executor(self._pose_thread, pose_stage, self.pose_stages, cfg)
-        return {**_placement("mesh"), "device": str(self.stage.device)}
-
-    async def poses(self, cfg: PipelineConfig, ids: list, *frames):
-        stage = await asyncio.get_running_loop().run_in_executor(self._pose_thread, pose_stage, self.pose_stages,
-                                                                 cfg)
-        return await asyncio.get_running_loop().run_in_executor(self._pose_thread, stage, frames, ids)
-
-    async def meshes(self, indices: list[int], positions: list[int], tracked: list, *frames) -> list[dict]:
-        """Mesh rows of frames ``indices`` (images ``frames``; their people at ``positions`` of ``tracked``)."""
-        loop = asyncio.get_running_loop()
-        jobs = await loop.run_in_executor(self._crop_thread, self._jobs, indices, positions, tracked, frames)
-        if not len(jobs["track_id"]):
-            return split_rows(self.stage(jobs), indices)
-        if self.queue is None:
-            self.queue = asyncio.Queue()
-            loop.create_task(self._batches())
-        done = loop.create_future()
-        await self.queue.put((time.monotonic(), jobs, done))
-        return split_rows(await done, indices)      # one input per call: its frame indices are unique
-
-    def _jobs(self, indices, positions, tracked, frames) -> dict:
-        return concat_jobs([self.stage.jobs(i, bgr, tracked[p][0]) for i, p, bgr in zip(indices, positions, frames)])
-
-    async def _batches(self):
-        loop = asyncio.get_running_loop()
-        carry = None     # a call that would have made the last pass exceed max_batch: first in the next one
-        while True:
-            group = [carry or await self.queue.get()]
-            carry = None
-            count = len(group[0][1]["track_id"])
-            deadline = group[0][0] + self.max_wait
-            while count < self.max_batch:
-                try:
-                    item = await asyncio.wait_for(self.queue.get(), max(deadline - time.monotonic(), 0))
-                except asyncio.TimeoutError:
-                    break
-                if count + len(item[1]["track_id"]) > self.max_batch:
-                    carry = item
-                    break
-                group.append(item)
-                count += len(item[1]["track_id"])
-            try:
-                out = await loop.run_in_executor(self._model_thread, self.stage, concat_jobs([g[1] for g in group]))
-                cuts = np.cumsum([len(g[1]["track_id"]) for g in group])[:-1]   # rows stay in call order
-                parts = {k: np.split(v, cuts) for k, v in out.items()}
-                for n, (_, _, done) in enumerate(group):
-                    done.set_result({k: v[n] for k, v in parts.items()})
-            except Exception as err:  # every waiting call fails with it; Ray reports it to the driver
-                for _, _, done in group:
-                    done.set_exception(err)
-
-
-class StoreWorker:
-    """One input's ``StoreSink``; frames arrive in order."""
-
-    def __init__(self, sink_args: dict):
-        self.sink = StoreSink(**sink_args)
-
-    def add(self, frames: list[tuple], positions: list[int], tracked: list, rows: list[dict]) -> int:
-        """Store frames ``(index, time, (width, height))`` with their people (``tracked[position]``) and mesh
-        rows; returns the people stored."""
-        stored = 0
-        for (index, time_s, size), position, frame_rows in zip(frames, positions, rows):
-            self.sink.open(*size, f"frame {index}")
-            stored += self.sink.add((index, time_s), tracked[position][0], frame_rows)
-        return stored
-
-    def record_error(self, message: str) -> None:
-        self.sink.record_error(message)
-
-    def close(self, finished: bool) -> bool:
-        self.sink.close(finished)
-        return self.sink.writer is not None
-
-
-def _set_threads(threads: int) -> None:
-    import torch
-    torch.set_num_threads(max(1, threads))
-
-
-def pose_stage(stages: dict, cfg: PipelineConfig):
-    """The pose stage of ``cfg.pose2d`` from a worker's ``stages``, loaded there at its first use."""
-    if cfg.pose2d not in stages:
-        stages[cfg.pose2d] = load_pose_stage(cfg)
-    return stages[cfg.pose2d]
-
-
-def _placement(kind: str) -> dict:
-    """Where this worker runs: its kind, node, process and the GPU ids Ray gave it."""
-    context = ray.get_runtime_context()
-    return {"kind": kind, "node": context.get_node_id(), "pid": os.getpid(),
-            "gpu_ids": [str(i) for i in ray.get_gpu_ids()]}
+__all__ = ["PlacementError", "Pools", "run_many", "run_ray", "start_workers", "worker_resources"]
 
 
 def worker_resources(cfg: PipelineConfig) -> dict:
@@ -377,31 +223,31 @@ def _drive(run: Run, pools: Pools, progress) -> RunSummary:
     """One input through the shared pools: decode here, chain object references, wait on the oldest frames."""
     start_time = time.perf_counter()
     cfg = run.cfg
-    path, start = run.sink_args["path"], run.done or 0
     if run.complete:
-        return summarize(path, 0, 0, start_time)
+        return summarize(run.path, 0, 0, start_time)
     pose_pool, mesh_pool = pools.pose(run), pools.mesh(run)
     tracker = None     # made at the first frame, when a live input's frame rate is known
     store = ray.remote(StoreWorker).options(num_cpus=0).remote(run.sink_args)
     in_flight: deque = deque()
-    processed = crops = 0
+    counts = (0, 0)    # frames, people stored
     finished = False
     try:
-        for b, batch in enumerate(run.frames()):
+        for b, (batch, first) in enumerate(run.frames()):
             refs = [ray.put(f.bgr) for f in batch]
             poses = pose_pool[b % len(pose_pool)].poses.remote(cfg, frame_ids(batch, run.by_index), *refs)
             tracker = tracker or ray.remote(TrackWorker).options(num_cpus=0).remote(run.tracker_config, run.joint_set)
             tracked = tracker.track.remote([f.index for f in batch], poses)
-            keep = [p for p, f in enumerate(batch) if f.index >= start]   # resumed: earlier frames replay tracking
-            if keep:
-                indices = [batch[p].index for p in keep]
-                rows = mesh_pool[b % len(mesh_pool)].meshes.remote(indices, keep, tracked, *[refs[p] for p in keep])
-                frames = [(batch[p].index, batch[p].time, batch[p].bgr.shape[1::-1]) for p in keep]
-                in_flight.append((store.add.remote(frames, keep, tracked, rows), len(batch), len(keep)))
+            new = list(range(first, len(batch)))      # batch[:first] are in the store: tracking only
+            if new:
+                camera = run.camera(*batch[first].bgr.shape[1::-1])
+                rows = mesh_pool[b % len(mesh_pool)].meshes.remote([batch[p].index for p in new], new, camera,
+                                                                    tracked, *[refs[p] for p in new])
+                frames = [(batch[p].index, batch[p].time, batch[p].bgr.shape[1::-1]) for p in new]
+                in_flight.append((store.add.remote(frames, camera, rows), len(batch), len(new)))
             else:
                 in_flight.append((tracked, len(batch), 0))
-            processed, crops = _wait(in_flight, cfg.ray.max_frames_in_flight, progress, processed, crops)
-        processed, crops = _wait(in_flight, 0, progress, processed, crops)
+            counts = _wait(in_flight, cfg.ray.max_frames_in_flight, progress, *counts)
+        counts = _wait(in_flight, 0, progress, *counts)
         if run.error:
             ray.get(store.record_error.remote(run.error))
         finished = True
@@ -412,7 +258,7 @@ def _drive(run: Run, pools: Pools, progress) -> RunSummary:
     if not opened:
         from stream.source.frames import FrameSourceError
         raise FrameSourceError(f"input {cfg.input} gave no frames")
-    return replace(summarize(path, processed, crops, start_time), workers=tuple(pools.workers))
+    return summarize(run.path, *counts, start_time, workers=tuple(pools.workers))
 
 
 def _wait(in_flight: deque, limit: int, progress, processed: int, crops: int) -> tuple[int, int]:

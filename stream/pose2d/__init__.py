@@ -5,6 +5,7 @@
     backend = make_backend("rtmo", checkpoint="rtmo-l_body7", device="auto", precision="auto")
     poses = backend([bgr_frame, ...], [0, ...])     # FramePoses per frame: keypoints (P, K, 3), boxes, scores
 
-Modules: ``base`` (interface, ``make_backend``), ``rtmo``, ``mmpose``, ``precomputed`` (COCO results / official
-demo JSON), ``assets`` (known checkpoints, download), ``draw``, ``estimate`` (``stream poses``).
+Modules: ``base`` (interface, ``make_backend``), ``stage`` (``PoseStage``: one joint set per input), ``rtmo``,
+``mmpose``, ``precomputed`` (COCO results / official demo JSON), ``assets`` (known checkpoints, download),
+``draw``, ``estimate`` (``stream poses``).
 """

@@ -21,23 +21,18 @@ import os
 import shutil
 import urllib.error
 import urllib.request
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-from nets.assets import AssetError, AssetFormatError
+from nets.assets import AssetError, AssetFormatError, crowdmesh_home
+from stream.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
 RTMO_BASE_URL = "https://download.openmmlab.com/mmpose/v1/projects/rtmo/"
 BASE_URL_ENV = "CROWDMESH_ASSET_BASE_URL"  # replaces every asset's base URL (a mirror, or a test server)
 CHUNK = 1 << 20
-
-
-def crowdmesh_home() -> Path:
-    """Where stand-ins are cached and default asset paths live: $CROWDMESH_HOME or ~/.cache/crowdmesh."""
-    return Path(os.environ.get("CROWDMESH_HOME", Path.home() / ".cache" / "crowdmesh"))
 
 
 def weights_dir(home=None) -> Path:
@@ -266,7 +261,8 @@ def download(url: str, dest: Path, *, expected: str | None, progress: bool = Tru
         length = resp.headers.get("Content-Length")
         total = start + int(length) if length is not None else None
         done = start
-        with open(part, "ab" if start else "wb") as f, _progress(progress, dest.name, total, start) as advance:
+        bar = progress_bar(dest.name, total, enabled=progress, unit="bytes", completed=start)
+        with open(part, "ab" if start else "wb") as f, bar as advance:
             try:
                 for chunk in iter(lambda: resp.read(CHUNK), b""):
                     f.write(chunk)
@@ -293,18 +289,3 @@ def download(url: str, dest: Path, *, expected: str | None, progress: bool = Tru
 
 def _is_url(text: str) -> bool:
     return urlparse(text).scheme in ("http", "https")
-
-
-@contextmanager
-def _progress(enabled: bool, label: str, total: int | None, completed: int):
-    """A rich progress bar on stderr (a no-op when disabled); yields ``advance(n_bytes)``."""
-    if not enabled:
-        yield lambda n: None
-        return
-    from rich.console import Console
-    from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
-                               TransferSpeedColumn)
-    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-                  TimeRemainingColumn(), console=Console(stderr=True)) as bar:
-        task = bar.add_task(label, total=total, completed=completed)
-        yield lambda n: bar.advance(task, n)

@@ -11,7 +11,7 @@ single-image input) or, for any other path, a folder with one PNG per frame.
 from __future__ import annotations
 
 import logging
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from stream.pose2d.draw import draw_poses
 from stream.source.frames import IMAGE_EXTENSIONS, Frame, FrameSource, VideoWriter
 from stream.pose2d.base import PoseBackend
 from stream.pose2d.precomputed import CocoResultsWriter
+from stream.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,7 @@ def estimate_poses(source: FrameSource, backend: PoseBackend, out, *, draw=None,
     with ExitStack() as stack:
         writer = stack.enter_context(CocoResultsWriter(out))
         drawer = stack.enter_context(target) if target is not None else None
-        advance = stack.enter_context(_progress(progress, len(source) or None))
+        advance = stack.enter_context(progress_bar("poses", len(source) or None, enabled=progress))
         batch: list[Frame] = []
 
         def flush():
@@ -111,17 +112,3 @@ def estimate_poses(source: FrameSource, backend: PoseBackend, out, *, draw=None,
             flush()
     log.info("%d frames, %d people -> %s", frames, people, out)
     return PosesSummary(frames, people, backend.joint_set, Path(out), Path(draw) if draw is not None else None)
-
-
-@contextmanager
-def _progress(enabled: bool, total: int | None):
-    """A rich progress bar of frames on stderr (a no-op when disabled); yields ``advance(n_frames)``."""
-    if not enabled:
-        yield lambda n: None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-    with Progress(TextColumn("poses"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=Console(stderr=True)) as bar:
-        task = bar.add_task("poses", total=total)
-        yield lambda n: bar.advance(task, n)

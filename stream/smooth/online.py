@@ -4,7 +4,6 @@
     for index, time, people in frames:                        # frame order; people: dict of stacked arrays
         people = smoother.smooth_frame(time, people)          # adds smooth_smpl_pose, smooth_cam_trans
         writer.add_frame(index, time, people)                 # the store keeps raw and smoothed values
-    smoother.drop(track_id)                                   # a track the tracker closed (optional)
 
     smoother.replay(open_store("out.zarr"))                   # after StoreWriter.resume: same state as before
 
@@ -29,9 +28,7 @@ frame rates and skipped frames are handled as they are). Per sample:
 Tracks: each track id has its own state. A track's first sample, and its first sample after a gap of
 more than ``max_gap_s`` seconds, passes through unchanged (the filter restarts: a person seen again
 after a while has moved). A state not updated for ``max_gap_s`` is dropped at the next frame, so memory
-stays bounded by the tracks seen recently; ``drop`` frees a closed track at once (drop only ids that do
-not come back, like the tracker's closed tracks: a dropped id starts afresh). Times that do not
-increase count as ``MIN_DT`` apart.
+stays bounded by the tracks seen recently. Times that do not increase count as ``MIN_DT`` apart.
 
 Inputs are taken as float32, the precision the store keeps, so ``replay`` over a resumed store's raw
 values rebuilds exactly the state an uninterrupted run had, and the smoothed values continue unchanged.
@@ -39,6 +36,8 @@ values rebuilds exactly the state an uninterrupted run had, and the smoothed val
 from __future__ import annotations
 
 import numpy as np
+
+from nets.rotations import axis_angle_to_quaternion, quaternion_to_axis_angle, vector_dot
 
 MIN_DT = 1e-4          # seconds: the step used for timestamps that do not increase
 
@@ -63,7 +62,7 @@ class TrackSmoother:
 
     @classmethod
     def from_config(cls, section) -> TrackSmoother:
-        """From ``stream.config.SmoothingSection`` (its ``enabled`` is the caller's business)."""
+        """From ``stream.config.SmoothingConfig`` (its ``enabled`` is the caller's business)."""
         return cls(min_cutoff=section.min_cutoff, beta=section.beta, d_cutoff=section.d_cutoff,
                    max_gap_s=section.max_gap_s)
 
@@ -75,10 +74,6 @@ class TrackSmoother:
     def __len__(self) -> int:
         """Tracks with a filter state."""
         return len(self._state)
-
-    def drop(self, track_id: int) -> None:
-        """Forget a track (closed by the tracker); unknown ids are ignored."""
-        self._state.pop(int(track_id), None)
 
     # -- filtering -------------------------------------------------------------------------------
     def update(self, track_id: int, time_s: float, smpl_pose, cam_trans) -> tuple[np.ndarray, np.ndarray]:
@@ -146,9 +141,9 @@ class TrackSmoother:
             prev = _State.stack([self._state[int(ids[i])] for i in idx])
             dt = np.maximum(time_s - prev.time, MIN_DT)                         # (G,)
             qg = q[idx]
-            qg = np.where(_dot(qg, prev.q)[..., None] < 0, -qg, qg)             # the hemisphere of the last
+            qg = np.where(vector_dot(qg, prev.q)[..., None] < 0, -qg, qg)       # the hemisphere of the last
             q_hat, dq_hat = _one_euro(qg, prev.q, prev.dq, dt[:, None, None], self, speed_scale=2.0)
-            q_hat = q_hat / np.sqrt(_dot(q_hat, q_hat))[..., None]
+            q_hat = q_hat / np.sqrt(vector_dot(q_hat, q_hat))[..., None]
             t_hat, dt_hat = _one_euro(trans[idx], prev.trans, prev.dtrans, dt[:, None], self, speed_scale=1.0)
             for j, i in enumerate(idx.tolist()):
                 self._state[int(ids[i])] = _State(time_s, q_hat[j], dq_hat[j], t_hat[j], dt_hat[j])
@@ -175,7 +170,7 @@ def _one_euro(x, x_prev, dx_prev, dt, params: TrackSmoother, speed_scale: float)
     dx = (x - x_prev) / dt
     a_d = _alpha(params.d_cutoff, dt)
     dx_hat = a_d * dx + (1 - a_d) * dx_prev
-    speed = speed_scale * np.sqrt(_dot(dx_hat, dx_hat))[..., None]
+    speed = speed_scale * np.sqrt(vector_dot(dx_hat, dx_hat))[..., None]
     a = _alpha(params.min_cutoff + params.beta * speed, dt)
     return a * x + (1 - a) * x_prev, dx_hat
 
@@ -183,36 +178,6 @@ def _one_euro(x, x_prev, dx_prev, dt, params: TrackSmoother, speed_scale: float)
 def _alpha(cutoff, dt):
     r = 2 * np.pi * cutoff * dt
     return r / (1 + r)
-
-
-def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Sum over the last axis, written out so the result does not depend on how many rows are stacked."""
-    out = a[..., 0] * b[..., 0]
-    for k in range(1, a.shape[-1]):
-        out = out + a[..., k] * b[..., k]
-    return out
-
-
-
-def axis_angle_to_quaternion(aa: np.ndarray) -> np.ndarray:
-    """(..., 3) axis-angle -> (..., 4) unit quaternions (x, y, z, w)."""
-    aa = np.ascontiguousarray(aa, dtype=np.float64)
-    angle = np.sqrt(_dot(aa, aa))
-    half = 0.5 * angle
-    small = angle < 1e-8
-    scale = np.where(small, 0.5 - angle * angle / 48, np.sin(half) / np.where(small, 1.0, angle))
-    return np.concatenate([aa * scale[..., None], np.cos(half)[..., None]], axis=-1)
-
-
-def quaternion_to_axis_angle(q: np.ndarray) -> np.ndarray:
-    """(..., 4) unit quaternions (x, y, z, w) -> (..., 3) axis-angle with angle in [0, pi]."""
-    q = np.ascontiguousarray(q, dtype=np.float64)
-    q = np.where(q[..., 3:] < 0, -q, q)
-    v, w = q[..., :3], q[..., 3]
-    s = np.sqrt(_dot(v, v))
-    angle = 2 * np.arctan2(s, w)
-    scale = np.where(s > 1e-12, angle / np.where(s > 1e-12, s, 1.0), 2.0 / np.maximum(w, 1e-12))
-    return v * scale[..., None]
 
 
 def _check_people(people: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -2,13 +2,13 @@
 
 Write (one writer per video, frames in order; see ``stream.store.write``)::
 
-    from stream.store import PersonResult, StoreWriter, open_store
+    from stream.store import StoreWriter, open_store
 
     with StoreWriter.create("out.zarr", source={"path": "clip.mp4", "fps": 30.0, "size": (640, 360),
                                                 "frame_count": 300},
                             camera={"focal": 800.0, "principal_point": (320.0, 180.0)}, joint_set="coco17",
                             config=config_dict, fingerprints=asset_hashes) as writer:
-        for index, time, people in results:          # list of PersonResult, or a dict of stacked arrays
+        for index, time, people in results:          # people: dict of (P, ...) arrays, keys PERSON_FIELDS
             writer.add_frame(index, time, people)
         writer.finish()
 
@@ -26,12 +26,12 @@ Layout, fill values and the commit rule: ``stream.store.layout``. Camera and ``c
 ``body(smpl_pose, smpl_betas).vertices + cam_trans``. A store of a synthetic crowd's ground truth:
 ``stream.demo.synth.store_from_crowd``.
 """
-from stream.store.layout import (CAMERA_CONVENTION, FORMAT, FRAME_ARRAYS, TRACK_ARRAYS, FrameOrderError, PersonResult,
+from stream.store.layout import (CAMERA_CONVENTION, FORMAT, FRAME_ARRAYS, PERSON_FIELDS, TRACK_ARRAYS, FrameOrderError,
                                  StoreExistsError, StoreFormatError, StoreInputError, StoreMismatchError,
                                  StoreNotFoundError)
 from stream.store.read import Store, Track, TrackSummary, info_lines, open_store
 from stream.store.write import StoreWriter
 
-__all__ = ["CAMERA_CONVENTION", "FORMAT", "FRAME_ARRAYS", "TRACK_ARRAYS", "FrameOrderError", "PersonResult", "Store",
+__all__ = ["CAMERA_CONVENTION", "FORMAT", "FRAME_ARRAYS", "PERSON_FIELDS", "TRACK_ARRAYS", "FrameOrderError", "Store",
            "StoreExistsError", "StoreFormatError", "StoreInputError", "StoreMismatchError", "StoreNotFoundError",
            "StoreWriter", "Track", "TrackSummary", "info_lines", "open_store"]

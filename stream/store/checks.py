@@ -11,19 +11,17 @@ _SHAPES = {"smpl_pose": (24, 3), "smpl_betas": (10,), "cam_trans": (3,), "joints
 _POSES = ("smpl_pose", "smooth_smpl_pose")  # also taken as (P, 72)
 
 
-def stack_people(people, frame_index: int, k: int, smoothed: bool = False) -> dict[str, np.ndarray]:
-    """A list of people or a dict of stacked arrays -> checked dict of (P, ...) arrays.
+def stack_people(people: dict, frame_index: int, k: int, smoothed: bool = False) -> dict[str, np.ndarray]:
+    """A frame's people as a dict of stacked (P, ...) arrays -> the checked dict of float32 / int64 arrays.
 
     ``smoothed``: the store keeps smoothed values, so ``smooth_smpl_pose`` and ``smooth_cam_trans`` are
     required; otherwise they are refused (they would be lost).
     """
     fields = PERSON_FIELDS + (tuple(SMOOTH_ARRAYS) if smoothed else ())
-    if isinstance(people, dict):
-        given = set(people)
-    else:
-        people = list(people)
-        has = {name: [getattr(p, name, None) is not None for p in people] for name in SMOOTH_ARRAYS}
-        given = set(PERSON_FIELDS) | {name for name, h in has.items() if (all(h) if smoothed else any(h))}
+    if not isinstance(people, dict):
+        raise StoreInputError(f"frame {frame_index}: people of type {type(people).__name__}: expected a dict of "
+                              f"stacked (P, ...) arrays with keys {fields} (P = 0 for a frame without people)")
+    given = set(people)
     missing = [name for name in fields if name not in given]
     if missing and smoothed and set(missing) <= set(SMOOTH_ARRAYS):
         raise StoreInputError(f"frame {frame_index}: people lack {missing}; the store was created with smoothing, "
@@ -34,17 +32,7 @@ def stack_people(people, frame_index: int, k: int, smoothed: bool = False) -> di
     if extra:
         raise StoreInputError(f"frame {frame_index}: people have {extra} but the store was created without "
                               "smoothing; create it with StoreWriter.create(..., smoothing=...) to keep them")
-    if isinstance(people, dict):
-        raw = {name: np.asarray(people[name]) for name in fields}
-    else:
-        try:
-            raw = {name: np.array([np.asarray(getattr(p, name)) for p in people]) for name in fields}
-        except AttributeError as err:
-            raise StoreInputError(f"frame {frame_index}: a person lacks a field ({err}); expected PersonResult "
-                                  f"or objects with {fields}") from None
-        except ValueError as err:  # ragged shapes
-            raise StoreInputError(f"frame {frame_index}: people's arrays differ in shape ({err}); expected "
-                                  "the shapes of PersonResult") from None
+    raw = {name: np.asarray(people[name]) for name in fields}
     ids = raw["track_id"].reshape(-1) if raw["track_id"].size else np.zeros(0, np.int64)
     n = len(ids)
     if n and (not np.issubdtype(ids.dtype, np.integer) or ids.min() < 0):

@@ -60,6 +60,11 @@ TRACK_ARRAYS: dict[str, ArraySpec] = {
     "bbox": ArraySpec((4,), "float32", np.nan, ("time", "xywh")),
     "score": ArraySpec((), "float32", np.nan, ("time",)),
 }
+# What ``StoreWriter.add_frame`` takes for a frame's people: a dict of these keys, each stacked over the P people
+# (P = 0 for a frame without people): track_id (P,) ints >= 0; smpl_pose (P, 24, 3) or (P, 72) axis-angle, root
+# first; smpl_betas (P, 10); cam_trans (P, 3) metres (see CAMERA_CONVENTION); joints3d (P, 30, 3) camera frame,
+# metres; keypoints2d (P, K, 3) image pixels x, y and score; bbox (P, 4) xywh image pixels; score (P,) the person's
+# confidence. Plus SMOOTH_ARRAYS exactly when the store was created with smoothing.
 PERSON_FIELDS = ("track_id",) + tuple(name for name in TRACK_ARRAYS if name != "frame")
 # per-track arrays of a store written with smoothing (``attrs["smoothing"]`` not None): the filtered values
 # (``stream.smooth.online``), next to the raw ones
@@ -96,27 +101,6 @@ class FrameOrderError(ValueError):
 
 class StoreInputError(ValueError):
     """Bad arguments or person data given to the writer; the message names the field and what is expected."""
-
-
-@dataclass(frozen=True, eq=False)
-class PersonResult:
-    """One tracked person in one frame, as the writer takes it (arrays or anything ``np.asarray`` reads).
-
-    smpl_pose (24, 3) or (72,) axis-angle, root first; smpl_betas (10,); cam_trans (3,) metres (see
-    ``CAMERA_CONVENTION``); joints3d (30, 3) camera frame, metres; keypoints2d (K, 3) image pixels x, y
-    and score; bbox (4,) xywh image pixels; score: the person's confidence; smooth_smpl_pose (24, 3) and
-    smooth_cam_trans (3,): the smoothed values, given exactly when the store was created with smoothing.
-    """
-    track_id: int
-    smpl_pose: np.ndarray
-    smpl_betas: np.ndarray
-    cam_trans: np.ndarray
-    joints3d: np.ndarray
-    keypoints2d: np.ndarray
-    bbox: np.ndarray
-    score: float
-    smooth_smpl_pose: np.ndarray | None = None   # (24, 3): given exactly when the store keeps smoothed values
-    smooth_cam_trans: np.ndarray | None = None   # (3,)
 
 
 def track_arrays(attrs: dict) -> dict[str, ArraySpec]:

@@ -3,7 +3,7 @@
     with StoreWriter.create("out.zarr", source={"path": "clip.mp4", "fps": 30.0, "size": (640, 360)},
                             camera={"focal": 800.0, "principal_point": (320, 180)}, joint_set="coco17",
                             config=cfg, fingerprints=fps) as writer:
-        for index, time, people in results:          # people: list of PersonResult or dict of stacked arrays
+        for index, time, people in results:          # people: dict of stacked (P, ...) arrays
             writer.add_frame(index, time, people)
         writer.finish()
 
@@ -160,9 +160,9 @@ class StoreWriter:
     def add_frame(self, frame_index: int, time: float, people) -> None:
         """Add frame ``frame_index`` (must be ``next_frame``) at ``time`` seconds with its people.
 
-        ``people``: a list of PersonResult (or objects with the same attributes), or a dict of stacked
-        arrays with the same keys (``track_id`` (P,), ``smpl_pose`` (P, 24, 3) or (P, 72), ...); with
-        ``smooth_smpl_pose`` and ``smooth_cam_trans`` exactly when the store is ``smoothed``.
+        ``people``: a dict of stacked arrays, one row per person (P = 0 for a frame without people):
+        ``PERSON_FIELDS`` of ``stream.store.layout`` (``track_id`` (P,), ``smpl_pose`` (P, 24, 3) or (P, 72),
+        ...), plus ``smooth_smpl_pose`` and ``smooth_cam_trans`` exactly when the store is ``smoothed``.
         """
         if self.complete:
             raise FrameOrderError(f"store {self.path} is complete ({self.frames_done} frames); it takes no more "

@@ -48,3 +48,28 @@ def test_not_a_checkpoint_is_refused(official_model, tmp_path):
     torch.save({"state_dict": {}}, tmp_path / "other.pt")
     with pytest.raises(CheckpointError, match="'network'"):
         load_model(tmp_path / "other.pt", official_model.body)
+
+
+def _garbage(kind: str, path):
+    """Files that are not checkpoints: what a wrong path or a broken download leaves."""
+    if kind == "random":
+        path.write_bytes(np.random.default_rng(0).bytes(100_000))
+    elif kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "text":
+        path.write_text("<html>quota exceeded</html>\n")
+    else:                                          # a PyTorch file cut off halfway
+        torch.save({"network": {"w": torch.zeros(1000)}}, path)
+        path.write_bytes(path.read_bytes()[:2000])
+    return path
+
+
+@pytest.mark.parametrize("kind", ["random", "empty", "text", "truncated"])
+def test_a_file_torch_cannot_read_is_named_with_the_accepted_formats(standin_body, tmp_path, kind):
+    path = _garbage(kind, tmp_path / "snapshot_6.pth.tar")
+    with pytest.raises(CheckpointError) as err:
+        load_model(path, standin_body)
+    message = str(err.value)
+    assert f"{path} is not a 3DCrowdNet checkpoint" in message
+    assert "snapshot_*.pth.tar" in message and "checkpoint crowdmesh wrote" in message
+    assert "weights_only" not in message and err.value.__cause__ is None and err.value.__suppress_context__

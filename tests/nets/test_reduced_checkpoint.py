@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import typing
 
 import numpy as np
 import pytest
@@ -9,7 +10,7 @@ import torch
 
 from nets.checkpoint import load_model, read_meta, save_checkpoint
 from nets.model import CrowdNet, ModelConfig
-from nets.resnet import SmallResNet
+from nets.resnet import BACKBONES, SmallResNet
 
 REDUCED = ModelConfig(input_size=128, heatmap_size=32, sigma=1.25, focal=2500.0, depth_bins=4,
                       backbone="small", widths=(16, 32, 64, 128))
@@ -66,6 +67,7 @@ def test_old_project_config_without_backbone_means_resnet50(standin_body, tmp_pa
 def test_unknown_backbone_is_refused():
     with pytest.raises(ValueError, match="small"):
         ModelConfig(backbone="resnet18")
+    assert typing.get_args(typing.get_type_hints(ModelConfig)["backbone"]) == tuple(BACKBONES)   # the Literal's choices
 
 
 def test_reduced_for_inference_matches_eval(reduced_model):

@@ -9,7 +9,7 @@ import torch
 
 from nets.body import BodyModel
 from nets.smpl_file import FACE_VERTEX_IDS, HEAD_TOP_ROW, check_smpl, load_smpl_pkl
-from nets.standin import PARENTS, joint_positions, make_standin_body, write_standin_body
+from nets.standin import PARENTS, joint_positions, make_standin_body, standin_body_files, write_standin_body
 
 
 @pytest.fixture(scope="module")
@@ -24,6 +24,16 @@ def test_same_seed_same_bytes(tmp_path, standin_files):
     other = write_standin_body(tmp_path / "other", seed=1)
     assert other[0].read_bytes() != standin_files[0].read_bytes()
     assert [p.name for p in standin_files] == ["standin_smpl_neutral.pkl", "standin_J_regressor_extra.npy"]
+
+
+def test_standin_body_files_writes_once_and_keeps_what_is_there(tmp_path, standin_files):
+    written = standin_body_files(tmp_path / "cache")
+    assert [p.read_bytes() for p in written] == [p.read_bytes() for p in standin_files]
+    written[0].write_bytes(b"kept")                       # present files are returned as they are
+    assert standin_body_files(tmp_path / "cache") == written and written[0].read_bytes() == b"kept"
+    written[1].unlink()                                   # one missing: both written again
+    again = standin_body_files(tmp_path / "cache")
+    assert [p.read_bytes() for p in again] == [p.read_bytes() for p in standin_files]
 
 
 def test_smpl_format(standin):
@@ -138,3 +148,10 @@ def test_loads_through_body_model(standin_files, standin):
     assert torch.isfinite(out.vertices).all() and torch.isfinite(out.joints).all()
     spread = out.vertices.amax(1) - out.vertices.amin(1)
     assert (spread < 2.5).all() and (spread.amax(1) > 0.8).all()  # still a body-sized mesh
+
+
+def test_the_body_built_in_memory_has_the_fingerprint_of_the_files(standin, standin_files):
+    """``stream export`` recognises a stand-in store by this fingerprint without reading any file."""
+    built = BodyModel(*standin).fingerprint()
+    assert built == BodyModel.from_files(*standin_files).fingerprint()
+    assert built != BodyModel(*make_standin_body(seed=1)).fingerprint()

@@ -6,8 +6,9 @@ import dataclasses
 import numpy as np
 import pytest
 
+from nets.config import ConfigError
 from nets.joints import joint_names
-from nets.synth import NOISE_PRESETS, CrowdConfig, NoiseConfig, NoiseConfigError, make_crowd, simulate_detections
+from nets.synth import NOISE_PRESETS, CrowdConfig, NoiseConfig, make_crowd, simulate_detections
 from nets.synth.noise import flip_index, truth_detections
 
 RATES = NoiseConfig(miss_rate=0.2, drop_joint_rate=0.1, swap_lr_rate=0.1, false_positive_rate=0.5)
@@ -135,10 +136,10 @@ def test_flip_index_pairs_left_and_right():
     ({"visible_score": (0.9, 0.2)}, "visible_score"), ({"false_positive_rate": -0.1}, "false_positive_rate"),
 ])
 def test_bad_noise_config_names_the_field(change, message):
-    with pytest.raises(NoiseConfigError, match=message):
+    with pytest.raises(ConfigError, match=message):
         NoiseConfig(**change)
 
 
 def test_unknown_preset_lists_the_presets(crowd):
-    with pytest.raises(NoiseConfigError, match="heavy.*moderate.*none"):
+    with pytest.raises(ConfigError, match="heavy.*moderate.*none"):
         simulate_detections(crowd, "loud", "coco17")

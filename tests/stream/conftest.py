@@ -136,7 +136,7 @@ def reference_store(pipeline_clip, reduced_assets, tmp_path_factory):
 @pytest.fixture(scope="module")
 def ray_cluster():
     """A real two-node `ray start` cluster on loopback; yields its address (join with ray_session(address))."""
-    from stream.pipeline.ray_setup import start_local_cluster
+    from ray_cluster import start_local_cluster
 
     with start_local_cluster(num_nodes=2, cpus_per_node=1) as cluster:
         yield cluster.address

@@ -76,3 +76,30 @@ def test_store_made_with_another_body_is_reported(export_store):
     from stream.export.tracks import check_body
 
     assert "another body model" in check_body(export_store, BodyModel(*make_standin_body(seed=1)))
+
+
+def test_a_store_made_with_the_standin_body_exports_without_flags(export_store, tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    monkeypatch.setenv("CROWDMESH_HOME", str(home))                  # no SMPL files there, no stand-in files
+    res = runner.invoke(app, ["export", str(export_store.path), "--format", "glb", "--out", str(tmp_path / "c.glb"),
+                              "--no-progress"])
+    assert res.exit_code == 0, res.output
+    assert "4 tracks (0, 1, 2, 3)" in res.output and (tmp_path / "c.glb").stat().st_size > 100_000
+    assert "another body model" not in res.output                     # the stand-in, recognised by its fingerprint
+    assert not (home / "standin").exists()                             # built in memory, no files needed
+
+
+def test_a_store_made_with_another_body_still_asks_for_it(export_store, tmp_path, monkeypatch):
+    import shutil
+
+    import zarr
+
+    from stream.export import recorded_standin
+    from stream.store import open_store
+
+    path = shutil.copytree(export_store.path, tmp_path / "smpl.zarr")
+    zarr.open_group(path, mode="r+").attrs["fingerprints"] = {"body_sha256": "0" * 64}   # as if made with SMPL
+    assert recorded_standin(open_store(path)) is None
+    monkeypatch.setenv("CROWDMESH_HOME", str(tmp_path / "home"))
+    res = runner.invoke(app, ["export", str(path), "--format", "glb", "--out", str(tmp_path / "c.glb")])
+    assert res.exit_code == 2 and "SMPL model file not found" in res.output and "--smpl" in res.output

@@ -155,7 +155,7 @@ def gltf_validator(tmp_path_factory):
     Installed once into ``$CROWDMESH_HOME/npm`` with ``npm install --prefix``; skips when node or npm is
     missing or the install fails (offline).
     """
-    from stream.pose2d.assets import crowdmesh_home
+    from nets.assets import crowdmesh_home
 
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:

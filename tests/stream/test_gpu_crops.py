@@ -13,7 +13,9 @@ import torch
 from store_compare import assert_same_store
 
 from nets.crops import crop_people, warp_crops
-from stream.mesh.stage import concat_jobs
+from stream.mesh.stage import concat_rows
+
+CAMERA = (320.0, (159.5, 119.5))    # the pipeline clip's (320x240) default camera
 
 
 def grey_level_diff(torch_crops: torch.Tensor, cv2_crops: np.ndarray) -> tuple[float, float]:
@@ -76,7 +78,7 @@ def test_warp_crops_of_no_people_and_outside_the_image():
 
 def test_mesh_stage_gpu_crops_match_cpu_crops(pipeline_config, pipeline_clip):
     from stream.source.frames import FrameSource
-    from stream.pipeline.local import load_mesh_stage
+    from stream.pipeline.setup import load_mesh_stage
     from stream.pose2d.precomputed import PrecomputedPoses
 
     cpu = load_mesh_stage(pipeline_config(), "coco17")             # crop_device auto on a CPU model: cpu
@@ -86,20 +88,21 @@ def test_mesh_stage_gpu_crops_match_cpu_crops(pipeline_config, pipeline_clip):
     jobs = {"cpu": [], "gpu": []}
     for frame, _ in zip(FrameSource(str(pipeline_clip.video)), range(4)):
         p = poses.get(frame.index)
-        people = [SimpleNamespace(track_id=10 + i, keypoints=k) for i, k in enumerate(p.keypoints)]
-        jobs["cpu"].append(cpu.jobs(frame.index, frame.bgr, people))
-        jobs["gpu"].append(gpu.jobs(frame.index, frame.bgr, people))
-    a, b = concat_jobs(jobs["cpu"]), concat_jobs(jobs["gpu"])
+        people = [SimpleNamespace(track_id=10 + i, keypoints=k, box=b, score=s)
+                  for i, (k, b, s) in enumerate(zip(p.keypoints, p.boxes, p.scores))]
+        jobs["cpu"].append(cpu.crops(frame.index, frame.bgr, people, CAMERA))
+        jobs["gpu"].append(gpu.crops(frame.index, frame.bgr, people, CAMERA))
+    a, b = concat_rows(jobs["cpu"]), concat_rows(jobs["gpu"])
     assert isinstance(b["img"], torch.Tensor) and b["img"].shape == a["img"].shape and len(a["img"]) >= 8
     worst, mean = grey_level_diff(b["img"], a["img"])
     assert worst < 6.0 and mean < 0.3      # measured: max 3.55-3.68, mean 0.224 (128² crops of 320x240 frames)
-    for key in ("joints", "joints_mask", "bbox", "track_id", "frame_index"):
+    for key in ("joints", "joints_mask", "crop_bbox", "track_id", "keypoints2d", "bbox", "score", "focal"):
         np.testing.assert_array_equal(b[key], a[key], err_msg=key)
     out_a, out_b = cpu(a), gpu(b)
     np.testing.assert_array_equal(out_b["track_id"], out_a["track_id"])
     # measured max |diff| (untrained reduced model): smpl_pose 6.9e-5 rad, betas 3e-6, cam_trans and joints
     # 5.7e-5 m (values up to 48 m)
-    for key in ("smpl_pose", "smpl_betas", "cam_trans", "joints"):
+    for key in ("smpl_pose", "smpl_betas", "cam_trans", "joints3d"):
         assert isinstance(out_b[key], np.ndarray)
         np.testing.assert_allclose(out_b[key], out_a[key], atol=1e-3, err_msg=key)
 
@@ -113,7 +116,7 @@ def test_run_local_with_gpu_crops_is_close_to_cpu_crops(pipeline_config, referen
 
 
 def test_mesh_stage_rejects_an_unresolved_crop_device(pipeline_config):
-    from stream.pipeline.local import load_mesh_stage
+    from stream.pipeline.setup import load_mesh_stage
     from stream.mesh.stage import MeshStage
 
     model = load_mesh_stage(pipeline_config(), "coco17").model

@@ -2,6 +2,7 @@
 from pathlib import Path
 
 import pytest
+import yaml
 
 from nets.config import ConfigError, from_dict, to_dict
 from stream.config import POSE_BACKENDS, PipelineConfig, load_pipeline_config
@@ -11,6 +12,7 @@ PIPELINE_YAML = Path(__file__).resolve().parents[2] / "configs" / "pipeline.yaml
 
 
 def test_yaml_holds_the_defaults():
+    assert yaml.safe_load(PIPELINE_YAML.read_text()) == to_dict(PipelineConfig())   # every key, every default
     cfg = load_pipeline_config(PIPELINE_YAML)
     assert cfg == PipelineConfig()
     assert cfg.tracker == TrackerConfig() and cfg.camera.focal is None and cfg.smoothing.enabled is False
@@ -57,8 +59,12 @@ def test_precomputed_needs_poses():
 
 
 def test_section_validation_is_a_config_error():
-    with pytest.raises(ConfigError, match=r"tracker: .*kalman"):
+    with pytest.raises(ConfigError, match=r"tracker: hit_counter_max = 1: expected an int > birth_delay \(1\)"):
+        load_pipeline_config(None, ["tracker.hit_counter_max=1"])
+    with pytest.raises(ConfigError, match=r"tracker\.kalman = 'fast': expected one of \['optimized', 'filterpy', 'none'"):
         load_pipeline_config(None, ["tracker.kalman=fast"])
+    with pytest.raises(ConfigError, match=r"model\.crop_device = 'tpu': expected one of \['auto', 'cpu', 'gpu'\]"):
+        load_pipeline_config(None, ["model.crop_device=tpu"])
     with pytest.raises(ConfigError, match=r"ray: max_frames_in_flight = 0"):
         load_pipeline_config(None, ["ray.max_frames_in_flight=0"])
     with pytest.raises(ConfigError, match=r"camera\.focal: expected a number"):
@@ -71,3 +77,16 @@ def test_focal_rule():
     assert load_pipeline_config(None, ["camera.focal=800"]).camera.intrinsics(640, 360)[0] == 800.0
     with pytest.raises(ValueError, match="0x10"):
         load_pipeline_config().camera.intrinsics(0, 10)
+
+
+def test_not_given_is_none():
+    """None means not given: the default, `key=` on the command line, and an empty string in a path field."""
+    cfg = load_pipeline_config(None, ["model.checkpoint=x.pth", "model.checkpoint=", 'pose2d.poses=""', "output="])
+    assert cfg.model.checkpoint is None and cfg.pose2d.poses is None and cfg.output is None
+    assert (cfg.input, cfg.body.smpl, cfg.body.joint_regressor_extra, cfg.ray.address) == (None, None, None, None)
+
+
+def test_direct_construction_names_the_class():
+    from stream.config import RayConfig
+    with pytest.raises(ConfigError, match=r"^RayConfig\.max_inputs = 0: expected an int >= 1$"):
+        RayConfig(max_inputs=0)

@@ -9,9 +9,10 @@ import pytest
 import torch
 
 from stream.source.frames import FrameSourceError, FrameSourceNotFoundError
-from stream.pipeline.local import Run, run_local
+from stream.pipeline.local import run_local
+from stream.pipeline.setup import Run
+from stream.pipeline.track import TrackStage
 from stream.pose2d.precomputed import read_poses_file
-from stream.mesh.stage import TrackStage, frame_rows
 from conftest import interrupt_after, pipeline_overrides, remux_mpegts
 from store_compare import FIELDS, assert_same_store, read_tracks
 from stream.store import open_store
@@ -55,14 +56,16 @@ def test_local_run_equals_the_stages_run_frame_by_frame(reference_store, pipelin
     run = Run(pipeline_config())
     tracker = TrackStage(run.tracker_config, run.joint_set)
     dets = read_poses_file(pipeline_clip.detections["coco17"])[1]
-    for batch in run.frames():
+    for batch, first in run.frames():
+        assert first == 0
         poses = run.pose([f.bgr for f in batch], [f.index for f in batch])
         for frame, p in zip(batch, poses):
-            people, _ = tracker(frame.index, p)
+            people = tracker(frame.index, p)
             for person in people:     # the stored 2D pose is the detection the tracker matched
                 np.testing.assert_array_equal(person.keypoints, dets[frame.index].keypoints[person.detection_index])
-            run.sink.open(frame.bgr.shape[1], frame.bgr.shape[0])
-            run.sink.add(frame, people, run.mesh(run.mesh.jobs(frame.index, frame.bgr, people)))
+            camera = run.camera(frame.bgr.shape[1], frame.bgr.shape[0])
+            run.sink.open(frame.bgr.shape[1], frame.bgr.shape[0], camera)
+            run.sink.add(frame.index, frame.time, run.mesh(run.mesh.crops(frame.index, frame.bgr, people, camera)))
     run.sink.close(finished=True)
     assert_same_store(reference_store, run.sink.path)
 
@@ -172,23 +175,34 @@ def test_tiny_and_odd_size_frames(pipeline_config, tmp_path, size):
             assert np.isfinite(store.track(t).cam_trans).all()
 
 
-def test_frame_rows_keeps_only_people_with_a_mesh():
+def test_mesh_rows_are_the_cropped_people_in_the_image_camera(pipeline_config, pipeline_clip):
+    """Rows come straight from the crops: each carries the tracked person it was cropped from (weak poses have
+    no crop and no row); translation and joints move into the image's camera."""
+    from stream.pipeline.setup import load_mesh_stage
+    from stream.source.frames import FrameSource
     from trackers.core import TrackedPerson
 
-    people = [TrackedPerson(t, np.full((17, 3), t, np.float32), np.array([t, t, 10, 20], np.float32), 0.5 + t / 10, 0,
-                            3) for t in (4, 7)]
-    out = {"track_id": np.array([7]), "frame_index": np.array([3]), "smpl_pose": np.zeros((1, 72), np.float32),
-           "smpl_betas": np.zeros((1, 10), np.float32), "cam_trans": np.array([[0.1, 0.2, 40.0]], np.float32),
-           "joints": np.ones((1, 30, 3), np.float32), "bbox": np.array([[0, 0, 100, 100]], np.float32),
-           "crop_focal": np.array([5000.0], np.float32)}
-    rows = frame_rows(people, out, focal=500.0, principal_point=(50, 50))
-    assert rows["track_id"].tolist() == [7]
-    np.testing.assert_array_equal(rows["keypoints2d"][0], people[1].keypoints)
-    np.testing.assert_array_equal(rows["bbox"][0], people[1].box)
+    stage = load_mesh_stage(pipeline_config(), "coco17")
+    bgr = next(iter(FrameSource(str(pipeline_clip.video)))).bgr
+    kpts = np.stack([np.linspace(60, 100, 17), np.linspace(40, 160, 17), np.ones(17)], 1).astype(np.float32)
+    people = [TrackedPerson(4, np.zeros((17, 3), np.float32), np.array([1, 2, 3, 4], np.float32), 0.0, -1, 3),
+              TrackedPerson(7, kpts, np.array([60, 40, 40, 120], np.float32), 0.8, 0, 3),
+              TrackedPerson(9, kpts + [150, 20, 0], np.array([210, 60, 40, 120], np.float32), 0.6, 1, 3)]
+    camera = (500.0, (159.5, 119.5))
+    crops = stage.crops(3, bgr, people, camera)
+    rows = stage(crops)
+    assert rows["track_id"].tolist() == [7, 9]
+    np.testing.assert_array_equal(rows["keypoints2d"], np.stack([people[1].keypoints, people[2].keypoints]))
+    np.testing.assert_array_equal(rows["bbox"], np.stack([people[1].box, people[2].box]))
+    np.testing.assert_allclose(rows["score"], [0.8, 0.6], rtol=1e-6)
+    with torch.inference_mode():
+        out = stage.model(*(torch.as_tensor(crops[k]) for k in ("img", "joints", "joints_mask", "crop_bbox")))
+    joints = (out.joint_cam + (out.mesh_cam_render - out.smpl_mesh_cam)[:, :1]).numpy()
     # depth scales with focal / crop focal; joints move with the translation
-    np.testing.assert_allclose(rows["cam_trans"][0, 2], 40.0 * 500 / 5000, rtol=1e-6)
+    np.testing.assert_allclose(rows["cam_trans"][:, 2], out.cam_trans[:, 2].numpy() * 500 / stage.model.config.focal,
+                               rtol=1e-5)
     np.testing.assert_allclose(rows["joints3d"] - rows["cam_trans"][:, None],
-                               np.broadcast_to(1 - out["cam_trans"][:, None], (1, 30, 3)), atol=1e-6)
+                               joints - out.cam_trans.numpy()[:, None], atol=1e-5)
 
 
 def test_plain_zarr_reads_the_store(reference_store, pipeline_clip):

@@ -14,7 +14,8 @@ from store_compare import assert_same_store
 from stream.config import load_pipeline_config
 from stream.pipeline.local import run_local
 from stream.pipeline.ray_driver import run_ray
-from stream.pipeline.ray_setup import PlacementError, _free_port, NODE_IP, ray_session, start_local_cluster
+from ray_cluster import free_port, start_local_cluster
+from stream.pipeline.ray_setup import NODE_IP, PlacementError, ray_session
 from stream.store import open_store
 
 
@@ -84,7 +85,7 @@ def test_cluster_with_one_gpu_node(mixed_cluster, rtmo_setup, tmp_path):
 def two_gpus():
     """An embedded Ray with 2 CPUs and 2 advertised GPUs (RAY_ADDRESS names a dead address: not tried)."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("RAY_ADDRESS", f"{NODE_IP}:{_free_port()}")
+        patch.setenv("RAY_ADDRESS", f"{NODE_IP}:{free_port()}")
         started = time.monotonic()
         with ray_session(num_cpus=2, num_gpus=2) as info:
             assert time.monotonic() - started < 60 and info["nodes"] == 1

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from stream.pipeline.ray_setup import init_ray, ray_session, start_local_cluster
+from ray_cluster import start_local_cluster
+from stream.pipeline.ray_setup import init_ray, ray_session
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "check_ray_loopback.py"
 

@@ -1,13 +1,23 @@
-"""stream.mesh.stage: person jobs crop as `stream image` does; the crop camera moves into the full image's camera."""
+"""stream.mesh: person crops made as `stream image` makes them, carrying their person; the crop camera moves into
+the full image's camera."""
 import json
-from types import SimpleNamespace
 
 import cv2
 import numpy as np
 import pytest
 
 from nets.crops import crop_people, crop_transforms
-from stream.mesh.stage import CROP_FOCAL, crop_camera_to_image, person_jobs
+from stream.mesh.camera import CROP_FOCAL, crop_camera_to_image
+from stream.mesh.stage import person_crops
+from trackers.core import TrackedPerson
+
+CAMERA = (1000.0, (639.5, 359.5))
+
+
+def tracked(track_id, keypoints, score=0.9):
+    keypoints = np.asarray(keypoints, np.float32)
+    box = np.array([keypoints[:, 0].min(), keypoints[:, 1].min(), 10 * track_id, 20], np.float32)
+    return TrackedPerson(track_id, keypoints, box, score, 0, 42)
 
 
 @pytest.fixture(scope="module")
@@ -18,28 +28,34 @@ def demo(fixtures_dir):
     return bgr, [np.array(p, dtype=np.float64) for p in poses]
 
 
-def test_person_jobs_are_the_official_crops_with_track_ids(demo):
+def test_person_crops_are_the_official_crops_with_their_people(demo):
     bgr, poses = demo
-    hidden = SimpleNamespace(track_id=9, keypoints=np.zeros_like(poses[0]))   # predicted only: zero scores
-    people = [SimpleNamespace(track_id=7, keypoints=poses[0]), hidden, SimpleNamespace(track_id=3, keypoints=poses[1])]
-    jobs = person_jobs(42, bgr, people, "coco17")
+    hidden = tracked(9, np.zeros_like(poses[0]), score=0.0)   # predicted only: zero scores
+    people = [tracked(7, poses[0], 0.8), hidden, tracked(3, poses[1], 0.7)]
+    crops = person_crops(42, bgr, people, "coco17", CAMERA)
     ref = crop_people(bgr[:, :, ::-1].copy(), [p.keypoints for p in people], "coco17")
-    assert jobs["index"].tolist() == [0, 2]
-    assert jobs["track_id"].tolist() == [7, 3] and jobs["frame_index"].tolist() == [42, 42]
-    for key, value in ref.items():
-        np.testing.assert_array_equal(jobs[key], value, err_msg=key)
+    assert ref["index"].tolist() == [0, 2]
+    for key in ("img", "joints", "joints_mask"):
+        np.testing.assert_array_equal(crops[key], ref[key], err_msg=key)
+    np.testing.assert_array_equal(crops["crop_bbox"], ref["bbox"])
+    kept = [people[0], people[2]]            # each crop carries its own tracked person and its image's camera
+    assert crops["track_id"].tolist() == [7, 3] and crops["track_id"].dtype == np.int64
+    np.testing.assert_array_equal(crops["keypoints2d"], np.stack([p.keypoints for p in kept]))
+    np.testing.assert_array_equal(crops["bbox"], np.stack([p.box for p in kept]))
+    np.testing.assert_allclose(crops["score"], [0.8, 0.7], rtol=1e-6)
+    assert crops["focal"].tolist() == [1000.0] * 2 and crops["principal_point"].tolist() == [[639.5, 359.5]] * 2
 
 
-def test_person_jobs_of_an_empty_frame(demo):
+def test_person_crops_of_an_empty_frame(demo):
     bgr, _ = demo
-    jobs = person_jobs(0, bgr, [], "coco17")
-    assert jobs["img"].shape == (0, 3, 256, 256)
-    assert jobs["track_id"].shape == (0,) and jobs["frame_index"].shape == (0,)
+    crops = person_crops(0, bgr, [], "coco17", CAMERA)
+    assert crops["img"].shape == (0, 3, 256, 256) and crops["keypoints2d"].shape == (0, 17, 3)
+    assert crops["track_id"].shape == (0,) and crops["bbox"].shape == (0, 4) and crops["focal"].shape == (0,)
 
 
-def test_person_jobs_rejects_a_grey_frame():
+def test_person_crops_rejects_a_grey_frame():
     with pytest.raises(ValueError, match=r"frame 5: expected an \(H, W, 3\) uint8 BGR image"):
-        person_jobs(5, np.zeros((8, 8), np.uint8), [], "coco17")
+        person_crops(5, np.zeros((8, 8), np.uint8), [], "coco17", CAMERA)
 
 
 def _project(points, focal, centre):
@@ -102,3 +118,15 @@ def test_crop_camera_validation():
         crop_camera_to_image(np.ones((2, 3)), np.ones((1, 4)), 1000.0, (0, 0))
     with pytest.raises(ValueError, match="depths > 0"):
         crop_camera_to_image(np.array([[0.0, 0.0, -1.0]]), np.ones((1, 4)), 1000.0, (0, 0))
+
+
+def test_one_camera_per_row_equals_one_call_per_camera():
+    """A pass may hold crops of several videos: each row moves into its own image's camera."""
+    trans = np.array([[0.05, 0.2, 60.0], [-0.1, 0.1, 45.0], [0.0, -0.05, 80.0]])
+    focal, pp = np.array([1200.0, 800.0, 1000.0]), np.array([[639.5, 359.5], [319.5, 239.5], [99.5, 99.5]])
+    together = crop_camera_to_image(trans, BOXES, focal, pp, crop_focal=2500.0)
+    apart = [crop_camera_to_image(trans[i:i + 1], BOXES[i:i + 1], focal[i], tuple(pp[i]), crop_focal=2500.0)
+             for i in range(3)]
+    np.testing.assert_array_equal(together, np.concatenate(apart))
+    with pytest.raises(ValueError, match="focal has 2 rows for 3 people"):
+        crop_camera_to_image(trans, BOXES, focal[:2], pp)

@@ -16,7 +16,7 @@ import zarr
 from typer.testing import CliRunner
 
 from stream.cli.app import app
-from stream.store import (CAMERA_CONVENTION, FrameOrderError, PersonResult, StoreExistsError,
+from stream.store import (CAMERA_CONVENTION, FrameOrderError, StoreExistsError,
                           StoreFormatError, StoreInputError, StoreMismatchError, StoreNotFoundError, StoreWriter,
                           open_store)
 
@@ -40,10 +40,9 @@ def frame_people(t: int) -> dict[str, np.ndarray]:
             "bbox": rng.uniform(0, 300, size=(n, 4)), "score": rng.uniform(size=n)}
 
 
-def as_persons(people: dict) -> list[PersonResult]:
-    return [PersonResult(int(people["track_id"][i]), *(people[k][i] for k in
-                         ("smpl_pose", "smpl_betas", "cam_trans", "joints3d", "keypoints2d", "bbox", "score")))
-            for i in range(len(people["track_id"]))]
+def no_people() -> dict[str, np.ndarray]:
+    """A frame without people: every field with P = 0 rows."""
+    return {k: v[:0] for k, v in frame_people(0).items()}
 
 
 def create(path, **kwargs) -> StoreWriter:
@@ -87,13 +86,11 @@ def reference(tmp_path_factory) -> Path:
 
 # -- round trip -------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("form", ["dict", "persons"])
-def test_round_trip_values_and_dtypes(tmp_path, form):
+def test_round_trip_values_and_dtypes(tmp_path):
     path = tmp_path / "out.zarr"
     with create(path) as writer:
         for t in range(40):
-            people = frame_people(t)
-            writer.add_frame(t, t / 25.0, people if form == "dict" else as_persons(people))
+            writer.add_frame(t, t / 25.0, frame_people(t))
         writer.finish()
     store = open_store(path)
     assert (len(store), store.frames_done, store.complete, store.fps) == (40, 40, True, 25.0)
@@ -143,7 +140,7 @@ def test_zero_people_frames_are_recorded(tmp_path):
     path = tmp_path / "empty.zarr"
     with create(path) as writer:
         for t in range(20):
-            writer.add_frame(t, t / 25.0, [])
+            writer.add_frame(t, t / 25.0, no_people())
         writer.finish()
     store = open_store(path)
     assert len(store) == 20 and store.track_ids() == [] and list(store) == []
@@ -199,7 +196,7 @@ def test_no_frames_after_finish(tmp_path):
     writer = create(tmp_path / "out.zarr")
     writer.finish()
     with pytest.raises(FrameOrderError, match="complete"):
-        writer.add_frame(0, 0.0, [])
+        writer.add_frame(0, 0.0, no_people())
 
 
 def test_bad_pose_shape_names_the_field(tmp_path):
@@ -209,9 +206,16 @@ def test_bad_pose_shape_names_the_field(tmp_path):
 
 
 def test_repeated_track_id_is_refused(tmp_path):
-    people = as_persons(frame_people(3))
+    people = {k: np.concatenate([v, v[:1]]) for k, v in frame_people(3).items()}
     with create(tmp_path / "out.zarr") as writer, pytest.raises(StoreInputError, match="repeats"):
-        writer.add_frame(0, 0.0, people + people[:1])
+        writer.add_frame(0, 0.0, people)
+
+
+def test_people_as_a_list_are_refused_naming_the_form(tmp_path):
+    people = frame_people(3)
+    rows = [{k: v[i] for k, v in people.items()} for i in range(len(people["track_id"]))]
+    with create(tmp_path / "out.zarr") as writer, pytest.raises(StoreInputError, match="expected a dict of stacked"):
+        writer.add_frame(0, 0.0, rows)
 
 
 def test_create_refuses_an_existing_store(tmp_path):

@@ -4,7 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from trackers import CentroidTracker, ClosedTrack, PoseTracker, TrackerConfig
+from nets.joints import joint_names
+from trackers import COCO17, CentroidTracker, ClosedTrack, PoseTracker, TrackerConfig
+from trackers.distances import COCO_SIGMAS, DEFAULT_SIGMA
 
 
 def run(tracker, frames, make_frame):
@@ -158,3 +160,23 @@ def test_baseline_has_the_same_interface(make_frame):
         people = tracker.update(*make_frame([(100 + 2 * f, 60, 120), (400, 60, 120)]))
     assert [p.track_id for p in people] == [1, 2]
     assert [p.detection_index for p in people] == [0, 1]
+
+
+def test_joint_names_choose_the_oks_sigmas(make_frame):
+    """The caller's joint names set the per-joint sigmas; without names a 17-keypoint pose is COCO's order."""
+    assert COCO17 == joint_names("coco17")
+
+    def kappa2(tracker, kpts, boxes, scores):
+        tracker.update(kpts, boxes, scores)
+        return tracker._tracker.distance_function.kappa2
+
+    scale = TrackerConfig().oks_sigma_scale
+    coco = kappa2(PoseTracker(), *make_frame([(100, 50, 120)]))
+    np.testing.assert_array_equal(coco, (2.0 * np.array([COCO_SIGMAS[n] for n in COCO17]) * scale) ** 2)
+    np.testing.assert_array_equal(kappa2(PoseTracker(joint_names=joint_names("coco17")),
+                                         *make_frame([(100, 50, 120)])), coco)
+    kpts, boxes, scores = make_frame([(100, 50, 120)])
+    crowdpose = kappa2(PoseTracker(joint_names=joint_names("crowdpose14")), kpts[:, :14], boxes, scores)
+    assert crowdpose[0] == coco[5] and crowdpose[-1] == (2.0 * DEFAULT_SIGMA * scale) ** 2   # L_Shoulder, Neck
+    unnamed = kappa2(PoseTracker(), kpts[:, :14], boxes, scores)
+    np.testing.assert_array_equal(unnamed, np.full(14, (2.0 * DEFAULT_SIGMA * scale) ** 2))

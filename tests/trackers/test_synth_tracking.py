@@ -6,6 +6,7 @@ from collections import defaultdict
 import numpy as np
 import pytest
 
+from nets.joints import joint_names
 from trackers import PoseTracker
 
 
@@ -23,7 +24,7 @@ def crowd():
 def test_each_track_follows_one_person(crowd, noise):
     from nets.synth import simulate_detections
 
-    tracker = PoseTracker(joint_set="coco17")
+    tracker = PoseTracker(joint_names=joint_names("coco17"))
     people_of_track = defaultdict(set)
     tracks_of_person = defaultdict(set)
     emitted = 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from nets.joints import joint_names
 from trackers import PoseTracker, TrackerConfig, TrackerInputError
 
 
@@ -69,14 +70,15 @@ def test_frame_index_goes_backwards(tracker, make_frame):
         tracker.update(*make_frame([(100, 50, 120)]), frame_index=0)
 
 
-def test_joint_set_does_not_fit(make_frame):
-    with pytest.raises(ValueError, match=r"K=17 joints per person, but joint set 'crowdpose14' has 14"):
-        PoseTracker(joint_set="crowdpose14").update(*make_frame([(100, 50, 120)]))
+def test_joint_names_do_not_fit(make_frame):
+    with pytest.raises(ValueError, match=r"K=17 joints per person, but 14 joint names were given \(L_Shoulder, "):
+        PoseTracker(joint_names=joint_names("crowdpose14")).update(*make_frame([(100, 50, 120)]))
 
 
-def test_unknown_joint_set():
-    with pytest.raises(KeyError, match=r"unknown joint set 'coco18'"):
-        PoseTracker(joint_set="coco18")
+def test_joint_set_name_instead_of_names():
+    with pytest.raises(TypeError, match=r"joint_names: expected the names \(str\) of the K keypoints in order, "
+                                        r"got 'coco17'"):
+        PoseTracker(joint_names="coco17")
 
 
 def test_a_bad_input_changes_nothing(tracker, make_frame):

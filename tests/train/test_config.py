@@ -63,3 +63,24 @@ def test_override_without_equals():
 def test_missing_recipe_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope.yaml"):
         load_config(tmp_path / "nope.yaml")
+
+
+def test_body_files_have_the_stream_keys():
+    from nets.body import BodyConfig
+    from stream.config import PipelineConfig
+
+    cfg = load_config(None, ["body.smpl=SMPL_NEUTRAL.pkl", "body.joint_regressor_extra=J_regressor_extra.npy"])
+    assert cfg.body == BodyConfig("SMPL_NEUTRAL.pkl", "J_regressor_extra.npy")
+    assert type(cfg.body) is type(PipelineConfig().body)
+    assert load_config(None).body == BodyConfig(None, None)          # None: the stand-in body
+    with pytest.raises(ConfigError, match=r"unknown config key model\.smpl_path"):
+        load_config(None, ["model.smpl_path=SMPL_NEUTRAL.pkl"])
+
+
+def test_not_given_is_none_and_checked():
+    cfg = load_config(RECIPES / "demo.yaml")
+    assert cfg.optim.max_steps is None and cfg.ray.fail_once_after_epoch is None and cfg.ray.storage_path is None
+    with pytest.raises(ConfigError, match=r"optim: max_steps = 0: expected null \(the epochs decide\) or an int >= 1"):
+        load_config(None, ["optim.max_steps=0"])
+    with pytest.raises(ConfigError, match=r"model\.arch = 'tiny': expected one of \['official', 'reduced'\]"):
+        load_config(None, ["model.arch=tiny"])

@@ -33,7 +33,7 @@ def data_root(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def body():
-    return trainer.make_body(load_config(None).model)
+    return trainer.make_body(load_config(None).body)
 
 
 @pytest.fixture(scope="module")

@@ -3,19 +3,19 @@ import numpy as np
 import pytest
 import torch
 
+from nets.body import BodyConfig
 from train.config import SyntheticConfig
 from train.losses import TARGET_KEYS
 from train.reduced import REDUCED_CONFIG
 from train.synthetic import SyntheticCrowdDataset, crop_transform
 from train.trainer import make_body
-from train.config import ModelSection
 
 SMALL = SyntheticConfig(sequences=1, test_sequences=1, people=4, frames=3)
 
 
 @pytest.fixture(scope="module")
 def body():
-    return make_body(ModelSection())
+    return make_body(BodyConfig())
 
 
 @pytest.fixture(scope="module")

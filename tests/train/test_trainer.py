@@ -27,7 +27,7 @@ def steps_per_epoch(cfg, body) -> int:
 
 @pytest.fixture(scope="module")
 def body():
-    return trainer.make_body(load_config(None).model)
+    return trainer.make_body(load_config(None).body)
 
 
 def test_lr_schedule_keeps_backbone_lr(body):
@@ -177,7 +177,7 @@ def test_max_steps_inside_an_epoch_reruns_that_epoch(tmp_path, body):
 def test_official_recipes_name_the_missing_dataset_file(tmp_path):
     from train.datasets import DatasetFileMissing
     cfg = load_config(Path(__file__).resolve().parents[2] / "configs/train/3dpw_crowd.yaml", [f"data.root={tmp_path}"])
-    body = trainer.make_body(cfg.model)
+    body = trainer.make_body(cfg.body)
     with pytest.raises(DatasetFileMissing, match="Human36M_subject1_data.json"):
         trainer.make_dataset(cfg, body, trainer.build_model(cfg.model, body).config, "train")
     with pytest.raises(ValueError, match="Human3.6M"):

@@ -1,7 +1,9 @@
-"""Rotation conversions for the exporters, in numpy float64.
+"""Rotation conversions in numpy float64 (the exporters, the smoother, the synthetic crowds).
 
     R = axis_angle_to_matrix(aa)            # (..., 3) -> (..., 3, 3)
     q = matrix_to_quaternion(R)             # (..., 3, 3) -> (..., 4) x, y, z, w (glTF order), unit
+    q = axis_angle_to_quaternion(aa)        # (..., 3) -> (..., 4) x, y, z, w, unit
+    aa = quaternion_to_axis_angle(q)        # (..., 4) -> (..., 3), angle in [0, pi]
     q = continuous_quaternions(q)           # (T, ..., 4): sign flips removed along T
     angles = matrix_to_euler(R, "ZXY")      # (T, ..., 3, 3) -> (T, ..., 3) radians, continuous along T
     R = euler_to_matrix(angles, "ZXY")      # R = R_Z(a0) @ R_X(a1) @ R_Y(a2)
@@ -9,6 +11,8 @@
 An Euler order names the axes in the order the rotations multiply, left to right, which is the order
 a BVH file lists its rotation channels in: ``"ZXY"`` is ``Rz(a0) @ Rx(a1) @ Ry(a2)`` acting on column
 vectors (the Y rotation is applied first).
+
+The torch versions the model uses (quaternions w first) are in ``nets.geometry``.
 """
 from __future__ import annotations
 
@@ -65,10 +69,37 @@ def quaternion_to_matrix(q: np.ndarray) -> np.ndarray:
 
 def matrix_to_axis_angle(R: np.ndarray) -> np.ndarray:
     """(..., 3, 3) rotation matrices -> (..., 3) axis-angle, angle in [0, pi]."""
-    q = matrix_to_quaternion(R)
-    s = np.linalg.norm(q[..., :3], axis=-1, keepdims=True)
-    angle = 2 * np.arctan2(s, q[..., 3:])
-    return q[..., :3] * np.where(s > 1e-12, angle / np.where(s > 1e-12, s, 1.0), 2.0)
+    return quaternion_to_axis_angle(matrix_to_quaternion(R))
+
+
+def axis_angle_to_quaternion(aa: np.ndarray) -> np.ndarray:
+    """(..., 3) axis-angle -> (..., 4) unit quaternions (x, y, z, w)."""
+    aa = np.ascontiguousarray(aa, dtype=np.float64)
+    angle = np.sqrt(vector_dot(aa, aa))
+    half = 0.5 * angle
+    small = angle < 1e-8
+    scale = np.where(small, 0.5 - angle * angle / 48, np.sin(half) / np.where(small, 1.0, angle))
+    return np.concatenate([aa * scale[..., None], np.cos(half)[..., None]], axis=-1)
+
+
+def quaternion_to_axis_angle(q: np.ndarray) -> np.ndarray:
+    """(..., 4) unit quaternions (x, y, z, w) -> (..., 3) axis-angle with angle in [0, pi]."""
+    q = np.ascontiguousarray(q, dtype=np.float64)
+    q = np.where(q[..., 3:] < 0, -q, q)
+    v, w = q[..., :3], q[..., 3]
+    s = np.sqrt(vector_dot(v, v))
+    angle = 2 * np.arctan2(s, w)
+    scale = np.where(s > 1e-12, angle / np.where(s > 1e-12, s, 1.0), 2.0 / np.maximum(w, 1e-12))
+    return v * scale[..., None]
+
+
+def vector_dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(..., N), (..., N) -> (...,) sum of ``a * b`` over the last axis, written out so the result does not
+    depend on how many rows are stacked."""
+    out = a[..., 0] * b[..., 0]
+    for k in range(1, a.shape[-1]):
+        out = out + a[..., k] * b[..., k]
+    return out
 
 
 def continuous_quaternions(q: np.ndarray) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Rotation conversions of the exporters against the project's torch geometry and their own inverses."""
+"""Numpy rotation conversions (nets.rotations) against the project's torch geometry and their own inverses."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,9 +6,8 @@ import pytest
 import torch
 
 from nets.geometry import axis_angle_to_matrix as torch_axis_angle_to_matrix
-from stream.export.rotations import (axis_angle_to_matrix, continuous_quaternions, euler_to_matrix,
-                                     matrix_to_axis_angle, matrix_to_euler, matrix_to_quaternion,
-                                     quaternion_to_matrix)
+from nets.rotations import (axis_angle_to_matrix, continuous_quaternions, euler_to_matrix, matrix_to_axis_angle,
+                            matrix_to_euler, matrix_to_quaternion, quaternion_to_matrix)
 
 
 @pytest.fixture(scope="module")
