@@ -9,3 +9,7 @@ Modules: ``base`` (interface, ``make_backend``), ``stage`` (``PoseStage``: one j
 ``mmpose``, ``precomputed`` (COCO results / official demo JSON), ``assets`` (known checkpoints, download),
 ``draw``, ``estimate`` (``stream poses``).
 """
+from stream.pose2d.base import FrameError, FramePoses, PoseBackend, as_bgr8, make_backend
+from stream.pose2d.stage import PoseStage
+
+__all__ = ["FrameError", "FramePoses", "PoseBackend", "PoseStage", "as_bgr8", "make_backend"]

@@ -5,3 +5,6 @@
     smoother = TrackSmoother.from_config(cfg.smoothing)
     rows = smoother.smooth_frame(time_s, rows)      # adds smooth_smpl_pose / smooth_cam_trans beside the raw
 """
+from stream.smooth.online import SmoothingInputError, TrackSmoother
+
+__all__ = ["SmoothingInputError", "TrackSmoother"]

@@ -6,6 +6,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from conftest import pipeline_overrides
 from stream.mesh.batcher import MeshBatcher
 
 
@@ -23,7 +24,6 @@ class Recording:
 @pytest.fixture(scope="module")
 def frame_crops(pipeline_clip, reduced_assets, tmp_path_factory):
     """(mesh stage, the crops of the clip's first 12 frames): 2-6 people a frame, some frames empty."""
-    from conftest import pipeline_overrides
     from stream.config import load_pipeline_config
     from stream.pipeline.setup import load_mesh_stage
     from stream.pose2d.precomputed import PrecomputedPoses
