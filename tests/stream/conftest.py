@@ -1,36 +1,8 @@
-"""Fixtures for the stream tests: short real H.264 clips written with PyAV."""
-from fractions import Fraction
-
-import av
+"""Fixtures for the stream tests: short real H.264 clips, the export crowd, the pipeline clip and assets."""
 import numpy as np
 import pytest
 
-
-def write_h264(path, frames, fps=24):
-    """Encode (H, W, 3) uint8 BGR frames into a real H.264 mp4 with PyAV; returns the path."""
-    h, w = frames[0].shape[:2]
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=Fraction(fps))
-        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
-        for img in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="bgr24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
-
-
-def remux_mpegts(src, dst, format="mpegts"):
-    """Copy the video packets of ``src`` into ``dst`` (MPEG-TS: no index, decodable from any cut; or another
-    container ``format``), without re-encoding."""
-    with av.open(str(src)) as inp, av.open(str(dst), "w", format=format) as out:
-        stream_in = inp.streams.video[0]
-        stream_out = out.add_stream_from_template(stream_in)
-        for packet in inp.demux(stream_in):
-            if packet.dts is not None:
-                packet.stream = stream_out
-                out.mux(packet)
-    return dst
+from stream_helpers import pipeline_overrides, write_h264
 
 
 @pytest.fixture()
@@ -74,7 +46,7 @@ def export_store(export_crowd, tmp_path_factory):
     return store
 
 
-# --- pipeline tests (tests/stream/test_process.py, test_ray_pipeline.py): a synthetic crowd clip with simulated detections and a
+# --- pipeline tests (tests/stream/pipeline/test_process.py, test_ray_pipeline.py): a synthetic crowd clip with simulated detections and a
 # reduced (small-backbone) untrained 3DCrowdNet with the stand-in body, so a run takes seconds on a CPU.
 
 @pytest.fixture(scope="session")
@@ -102,14 +74,6 @@ def reduced_assets(standin_files, tmp_path_factory):
     model = CrowdNet(BodyModel.from_files(*standin_files), REDUCED_CONFIG)
     path = save_checkpoint(model, tmp_path_factory.mktemp("reduced") / "reduced_untrained.pt", standin=True)
     return {"smpl": standin_files[0], "joint_regressor_extra": standin_files[1], "checkpoint": path}
-
-
-def pipeline_overrides(clip, assets, output) -> list[str]:
-    """``stream process`` overrides for ``clip`` with ``assets`` into ``output`` (CLI and config alike)."""
-    return [f"input={clip.video}", f"output={output}", "pose2d.backend=precomputed",
-            f"pose2d.poses={clip.detections['coco17']}", f"model.checkpoint={assets['checkpoint']}",
-            f"body.smpl={assets['smpl']}", f"body.joint_regressor_extra={assets['joint_regressor_extra']}",
-            "model.max_batch=16", "store.flush_frames=8", "model.device=cpu"]
 
 
 @pytest.fixture()
@@ -140,22 +104,3 @@ def ray_cluster():
 
     with start_local_cluster(num_nodes=2, cpus_per_node=1) as cluster:
         yield cluster.address
-
-
-class Interrupted(Exception):
-    pass
-
-
-def interrupt_after(cfg, frames: int) -> None:
-    """Run ``cfg`` locally and stop it (an exception from the progress callback) once ``frames`` are stored."""
-    from stream.pipeline.local import run_local
-
-    stored = 0
-
-    def progress(count, people):
-        nonlocal stored
-        stored += count
-        if stored >= frames:
-            raise Interrupted
-    with pytest.raises(Interrupted):
-        run_local(cfg, progress=progress)

@@ -13,7 +13,7 @@ from stream.pipeline.local import run_local
 from stream.pipeline.setup import Run
 from stream.pipeline.track import TrackStage
 from stream.pose2d.precomputed import read_poses_file
-from conftest import interrupt_after, pipeline_overrides, remux_mpegts
+from stream_helpers import interrupt_after, pipeline_overrides, remux_mpegts
 from store_compare import FIELDS, assert_same_store, read_tracks
 from stream.store import open_store
 from stream.store.layout import StoreExistsError, StoreMismatchError

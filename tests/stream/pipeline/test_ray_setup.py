@@ -15,7 +15,7 @@ import pytest
 from ray_cluster import start_local_cluster
 from stream.pipeline.ray_setup import init_ray, ray_session
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "check_ray_loopback.py"
+SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "check_ray_loopback.py"
 
 
 def _check_module():

@@ -376,7 +376,7 @@ def kill_when_stored(child, path, frames: int) -> None:
 def test_resume_after_killing_the_writer_process(tmp_path, reference):
     path = tmp_path / "out.zarr"
     child = subprocess.Popen([sys.executable, "-c", CHILD, __file__, str(path)], stdout=subprocess.PIPE, text=True,
-                             cwd=Path(__file__).resolve().parents[2])
+                             cwd=Path(__file__).resolve().parents[3])
     kill_when_stored(child, path, 24)
     writer = StoreWriter.resume(path, config=CONFIG, fingerprints=FINGERPRINTS, flush_frames=8)
     assert 24 <= writer.frames_done < FRAMES

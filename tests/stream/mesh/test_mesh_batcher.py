@@ -6,7 +6,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from conftest import pipeline_overrides
+from stream_helpers import pipeline_overrides
 from stream.mesh.batcher import MeshBatcher
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import pipeline_overrides
+from stream_helpers import pipeline_overrides
 from stream.store import open_store
 
 RAY_LINES = ("Started a local Ray instance", "Token authentication", "(raylet)", "ray::", "Traceback")

@@ -242,8 +242,8 @@ def test_resume_after_killing_a_smoothing_writer_equals_an_uninterrupted_run(tmp
     """The killed run's filter state is rebuilt by ``replay`` from the store's raw values."""
     path = tmp_path / "out.zarr"
     here = Path(__file__).resolve()
-    child = subprocess.Popen([sys.executable, "-c", CHILD, str(here), str(path), str(here.parent)],
-                             stdout=subprocess.PIPE, text=True, cwd=here.parents[2])
+    child = subprocess.Popen([sys.executable, "-c", CHILD, str(here), str(path), str(here.parents[1] / "store")],
+                             stdout=subprocess.PIPE, text=True, cwd=here.parents[3])
     kill_when_stored(child, path, 24)
     writer = StoreWriter.resume(path, config=CONFIG, fingerprints=FINGERPRINTS, flush_frames=8)
     assert 24 <= writer.frames_done < FRAMES

@@ -19,7 +19,7 @@ import pytest
 from stream.source.frames import FrameClock, FrameSource, FrameSourceError, LiveSourceError
 
 SIZE = (64, 48)  # W, H
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def write_clip(path, n=20, fps=25, fmt=None, times=None, noise=False, options=None):

@@ -9,7 +9,7 @@ import time
 import pytest
 import ray
 
-from conftest import pipeline_overrides
+from stream_helpers import pipeline_overrides
 from store_compare import assert_same_store
 from stream.pipeline.ray_driver import run_ray
 from stream.pipeline.ray_setup import ray_session

@@ -9,7 +9,7 @@ import time
 import pytest
 import ray
 
-from conftest import interrupt_after, pipeline_overrides
+from stream_helpers import interrupt_after, pipeline_overrides
 from store_compare import assert_same_store
 from stream.config import load_pipeline_config
 from stream.pipeline.local import run_local
