@@ -11,3 +11,11 @@ def standin_body():
     from nets.standin import make_standin_body
 
     return BodyModel(*make_standin_body())
+
+
+@pytest.fixture(scope="module")
+def standin():
+    """The stand-in body's SMPL dict and extra regressor (``make_standin_body(seed=0)``)."""
+    from nets.standin import make_standin_body
+
+    return make_standin_body(seed=0)

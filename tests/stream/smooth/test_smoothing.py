@@ -15,7 +15,7 @@ from stream.export.run import export_store as export_tracks
 from nets.rotations import axis_angle_to_matrix
 from stream.smooth.online import SmoothingInputError, TrackSmoother
 from stream.store import StoreInputError, StoreWriter, info_lines, open_store
-from test_store import (CAMERA, CONFIG, FINGERPRINTS, FRAMES, SOURCE, assert_same_store, frame_people,
+from store_data import (CAMERA, CONFIG, FINGERPRINTS, FRAMES, SOURCE, assert_same_store, frame_people,
                         kill_when_stored)
 
 FPS = 30.0
