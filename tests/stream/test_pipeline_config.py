@@ -8,7 +8,7 @@ from nets.config import ConfigError, from_dict, to_dict
 from stream.config import POSE_BACKENDS, PipelineConfig, load_pipeline_config
 from trackers.config import TrackerConfig
 
-PIPELINE_YAML = Path(__file__).resolve().parents[3] / "configs" / "pipeline.yaml"
+PIPELINE_YAML = Path(__file__).resolve().parents[2] / "configs" / "pipeline.yaml"
 
 
 def test_yaml_holds_the_defaults():
