@@ -37,6 +37,7 @@ class MeshBatcher:
             raise ValueError(f"max_batch = {max_batch!r}: expected a number of crops >= 1 (model.max_batch)")
         self.stage, self.max_batch, self.max_wait_s, self.executor = stage, max_batch, max_wait_s, executor
         self._pending: list[tuple[object, dict]] = []
+        self._queued = 0          # crops in _pending
         self._queue: asyncio.Queue | None = None
 
     def run(self, calls: list[dict]) -> list[dict]:
@@ -50,21 +51,19 @@ class MeshBatcher:
     def add(self, key, crops: dict) -> list[tuple[object, dict]]:
         """Queue a call (``key``: anything the caller needs back) -> the ``(key, rows)`` of the calls whose pass
         ran now: the queued ones when this call would take them past ``max_batch``, and this one when full."""
-        done = [] if self._fits(self._queued(), crops) else self.flush()
+        done = [] if self._fits(self._queued, crops) else self.flush()
         self._pending.append((key, crops))
-        if self._queued() >= self.max_batch:
+        self._queued += _count(crops)
+        if self._queued >= self.max_batch:
             done += self.flush()
         return done
-
-    def _queued(self) -> int:
-        return sum(_count(crops) for _, crops in self._pending)
 
     def flush(self) -> list[tuple[object, dict]]:
         """Run the queued calls -> their ``(key, rows)``."""
         if not self._pending:
             return []
         keys, calls = zip(*self._pending)
-        self._pending = []
+        self._pending, self._queued = [], 0
         return list(zip(keys, self.run(list(calls))))
 
     # -- concurrent ---------------------------------------------------------------------------------

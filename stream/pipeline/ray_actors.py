@@ -80,9 +80,10 @@ class MeshWorker:
         return {**_placement("mesh"), "device": str(self.stage.device)}
 
     async def poses(self, cfg: PipelineConfig, ids: list, *frames):
-        loop = asyncio.get_running_loop()
-        stage = await loop.run_in_executor(self._pose_thread, pose_stage, self.pose_stages, cfg)
-        return await loop.run_in_executor(self._pose_thread, stage, frames, ids)
+        return await asyncio.get_running_loop().run_in_executor(self._pose_thread, self._poses, cfg, ids, frames)
+
+    def _poses(self, cfg: PipelineConfig, ids: list, frames) -> list:
+        return pose_stage(self.pose_stages, cfg)(frames, ids)
 
     async def meshes(self, indices: list[int], positions: list[int], camera: tuple, tracked: list,
                      *frames) -> list[dict]:

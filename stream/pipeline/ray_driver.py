@@ -3,8 +3,8 @@
     summary = run_ray(cfg)      # cfg.ray.address None = embedded local Ray, else join that cluster
     results = run_many([cfg_a, cfg_b])   # `stream batch`: several inputs at once on shared worker pools
 
-Per input: the driver decodes (PyAV) and ``ray.put``s each frame once; 2D pose runs on a pool of
-``PoseWorker`` actors, a batch of frames per call; one ``TrackWorker`` sees the frames in order; a pool
+Per input: the driver decodes (PyAV) and ``ray.put``s each frame once; 2D pose runs a batch of frames per call
+on the mesh workers where the cluster has GPUs (one per GPU), else on a pool of ``PoseWorker`` actors; one ``TrackWorker`` sees the frames in order; a pool
 of ``MeshWorker`` actors crops the tracked people and runs 3DCrowdNet on crops gathered across frames (and
 across inputs sharing the pool) up to ``model.max_batch`` crops or ``model.max_wait_ms``; one
 ``StoreWorker`` writes the frames in order. The driver only chains object references: it waits (``ray.wait``)
