@@ -141,7 +141,8 @@ def end_to_end(runner: str, cfg, repeat: int, empty_cfg=None) -> dict:
     from stream.pipeline import run_local
     out = {"wall": [], "fps": [], "cps": [], "first": [], "startup": None, "resources": None, "empty_fps": None}
     if runner == "ray":    # Ray imported for the Ray runner only (the local run's memory is measured without it)
-        from stream.pipeline.ray_driver import run_ray, worker_resources
+        from stream.pipeline.ray_driver import run_ray
+        from stream.pipeline.ray_pools import worker_resources
         from stream.pipeline.ray_setup import init_ray, shutdown_ray
         start = time.perf_counter()
         init_ray(cfg.ray.address)

@@ -150,7 +150,7 @@ def measure_stages(args, cfg, video, workdir: Path, assets: dict) -> dict:
         runs["pose, rtmo-s random (1 batch)"] = rtmo_poses
     threads, ray_threads = torch.get_num_threads(), ray_thread_share()
     pairs = {"": st.mesh_passes}
-    if ray_threads != threads:   # the Ray mesh worker's torch threads (stream.pipeline.ray_driver.worker_resources)
+    if ray_threads != threads:   # the Ray mesh worker's torch threads (stream.pipeline.ray_pools.worker_resources)
         suffix = f", {ray_threads} thread(s)"
         pairs[suffix] = with_threads(st.mesh_passes, ray_threads)
         runs["bare forward, full batches" + suffix] = with_threads(st.full_batches, ray_threads)

@@ -113,16 +113,17 @@ class SmoothingConfig:
 class RayConfig:
     """Ray: embedded local instance by default; worker pools; bounded work in flight."""
     address: str | None = None    # None = start an embedded local Ray; else join this cluster (e.g. "auto")
-    num_mesh_workers: int = 0     # 0 = one per GPU of the cluster (each also runs 2D pose), else one
-    num_pose_workers: int = 0     # 0 = none where there are GPUs (the mesh workers run 2D pose), else one
+    num_mesh_workers: int = 0     # per node: 0 = one per GPU (each also runs 2D pose), else this many
+    num_pose_workers: int = 0     # per node: 0 = none with GPUs (the mesh workers run 2D pose), one without
     gpus_per_worker: float = 1.0  # GPU share each GPU worker asks for (0.5 = two workers per GPU)
     placement_timeout_s: float = 60.0   # a worker not placed (or not started) by then stops the run
     num_gpus: int | None = None   # embedded Ray only: GPUs it offers; None = those Ray detects
     max_frames_in_flight: int = 16   # decoded frames not yet written, per input; bounds memory
-    max_inputs: int = 4           # `stream batch`: inputs processed at once (sharing the worker pools)
+    max_inputs: int = 4           # videos processed at once per node (sharing the node's worker pools)
+    retries: int = 3              # a video whose runner or node is lost starts again (resumed) at most this often
 
     def __post_init__(self):
-        for name in ("num_pose_workers", "num_mesh_workers"):
+        for name in ("num_pose_workers", "num_mesh_workers", "retries"):
             check(self, name, is_int(getattr(self, name)) and getattr(self, name) >= 0,
                   "an int >= 0 (0 = from the resources Ray sees)")
         for name in ("max_frames_in_flight", "max_inputs"):

@@ -101,10 +101,13 @@ class MeshStage:
         return (torch.zeros(2, 3, size, size, device=self.device), torch.zeros(2, 30, 3, device=self.device),
                 torch.ones(2, 30, 1, device=self.device), bbox)
 
-    def crops(self, frame_index: int, bgr: np.ndarray, people: Sequence, camera: tuple) -> dict:
-        """``person_crops`` of one frame, warped on ``crop_device``."""
+    def crops(self, frame_index: int, bgr: np.ndarray, people: Sequence, camera: tuple,
+              joint_set: str | None = None) -> dict:
+        """``person_crops`` of one frame (its keypoints in ``joint_set``, default the stage's), warped on
+        ``crop_device``."""
         warp = self.crop_device == "cpu"
-        crops = person_crops(frame_index, bgr, people, self.joint_set, camera, self.crop_config, warp=warp)
+        crops = person_crops(frame_index, bgr, people, joint_set or self.joint_set, camera, self.crop_config,
+                             warp=warp)
         if not warp:   # the frame uploaded once, its BGR crops warped on the device, channels swapped there
             frame = self._to_device(bgr)
             crops["img"] = warp_crops(frame, crops.pop("bb2img_trans"), self.crop_config.input_size).flip(1)

@@ -1,10 +1,12 @@
 """The Ray actors of ``stream process``: thin wrappers around the plain stages, started by
 ``stream.pipeline.ray_driver``.
 
-    PoseWorker.poses(cfg, ids, *frames)                   -> FramePoses per frame
-    TrackWorker.track(indices, poses)                     -> each frame's tracked people, frames in order
-    MeshWorker.meshes(indices, positions, camera, tracked, *frames) -> each frame's rows (shared passes)
-    StoreWorker.add(frames, camera, rows)                 -> people stored, frames in order
+    PoseWorker.poses(cfg, ids, *frames)                           -> FramePoses per frame
+    MeshWorker.meshes(indices, joint_set, camera, tracked, *frames) -> each frame's rows (shared passes)
+    ProgressBoard.report(key, frames, people, total) / read()       -> the videos' progress, for the driver
+
+The video runners (``stream.pipeline.video_runner``) call them; the driver starts them on each node
+(``stream.pipeline.ray_pools``).
 """
 from __future__ import annotations
 
@@ -17,11 +19,9 @@ import ray
 from stream.config import PipelineConfig
 from stream.mesh.batcher import MeshBatcher
 from stream.mesh.stage import concat_rows, split_rows
-from stream.pipeline.setup import load_mesh_stage, load_pose_stage
-from stream.pipeline.sink import StoreSink
-from stream.pipeline.track import TrackStage
+from stream.pipeline.setup import asset_paths, load_mesh_stage, load_pose_stage
 
-__all__ = ["MeshWorker", "PoseWorker", "StoreWorker", "TrackWorker"]
+__all__ = ["MeshWorker", "PoseWorker", "ProgressBoard"]
 
 
 class PoseWorker:
@@ -42,17 +42,6 @@ class PoseWorker:
         return pose_stage(self.pose_stages, cfg)(frames, ids)
 
 
-class TrackWorker:
-    """One input's tracker; calls from one driver run in submission order, i.e. frame order."""
-
-    def __init__(self, tracker_config, joint_set: str):
-        self.stage = TrackStage(tracker_config, joint_set)
-
-    def track(self, indices: list[int], poses: list) -> list[list]:
-        """A batch of frames in order -> each frame's tracked people."""
-        return [self.stage(index, p) for index, p in zip(indices, poses)]
-
-
 class MeshWorker:
     """Crops and batched 3DCrowdNet; concurrent ``meshes`` calls (a batch of frames each) share forward passes.
 
@@ -63,9 +52,9 @@ class MeshWorker:
     process, so one CUDA context per GPU and no GPU time-slicing between processes.
     """
 
-    def __init__(self, cfg: PipelineConfig, joint_set: str, paths: dict, threads: int):
+    def __init__(self, cfg: PipelineConfig, threads: int):
         _set_threads(threads)
-        self.stage = load_mesh_stage(cfg, joint_set, paths)
+        self.stage = load_mesh_stage(cfg, None, asset_paths(cfg))   # the model files as this node has them
         self._crop_thread, self._pose_thread = ThreadPoolExecutor(1), ThreadPoolExecutor(1)
         self.batcher = MeshBatcher(self.stage, cfg.model.max_batch, cfg.model.max_wait_ms / 1000.0,
                                    executor=ThreadPoolExecutor(1))
@@ -85,39 +74,33 @@ class MeshWorker:
     def _poses(self, cfg: PipelineConfig, ids: list, frames) -> list:
         return pose_stage(self.pose_stages, cfg)(frames, ids)
 
-    async def meshes(self, indices: list[int], positions: list[int], camera: tuple, tracked: list,
+    async def meshes(self, indices: list[int], joint_set: str, camera: tuple, tracked: list,
                      *frames) -> list[dict]:
-        """The rows of frames ``indices`` (images ``frames``, their people at ``positions`` of ``tracked``,
-        ``camera`` their image's ``(focal, principal_point)``), one dict per frame."""
+        """The rows of frames ``indices`` (images ``frames``, their people ``tracked`` with keypoints in
+        ``joint_set``, ``camera`` their image's ``(focal, principal_point)``), one dict per frame."""
         loop = asyncio.get_running_loop()
-        crops, counts = await loop.run_in_executor(self._crop_thread, self._crops, indices, positions, camera,
+        crops, counts = await loop.run_in_executor(self._crop_thread, self._crops, indices, joint_set, camera,
                                                    tracked, frames)
         return split_rows(await self.batcher.rows(crops), counts)
 
-    def _crops(self, indices, positions, camera, tracked, frames) -> tuple[dict, list[int]]:
-        crops = [self.stage.crops(i, bgr, tracked[p], camera) for i, p, bgr in zip(indices, positions, frames)]
+    def _crops(self, indices, joint_set, camera, tracked, frames) -> tuple[dict, list[int]]:
+        crops = [self.stage.crops(i, bgr, people, camera, joint_set)
+                 for i, people, bgr in zip(indices, tracked, frames)]
         return concat_rows(crops), [len(c["track_id"]) for c in crops]
 
 
-class StoreWorker:
-    """One input's ``StoreSink``; frames arrive in order."""
+class ProgressBoard:
+    """Where each video's runner reports its progress, for the driver to read at a fixed rate (however many
+    videos and frames): ``report(key, frames, people, total)`` per stored batch, ``read()`` all of them."""
 
-    def __init__(self, sink_args: dict):
-        self.sink = StoreSink(**sink_args)
+    def __init__(self):
+        self.state: dict = {}
 
-    def add(self, frames: list[tuple], camera: tuple, rows: list[dict]) -> int:
-        """Store frames ``(index, time, (width, height))`` with their rows; returns the people stored."""
-        stored = 0
-        for (index, time_s, size), frame_rows in zip(frames, rows):
-            self.sink.open(*size, camera, f"frame {index}")
-            stored += self.sink.add(index, time_s, frame_rows)
-        return stored
+    def report(self, key, frames: int, people: int, total: int | None) -> None:
+        self.state[key] = (frames, people, total)
 
-    def record_error(self, message: str) -> None:
-        self.sink.record_error(message)
-
-    def close(self, finished: bool) -> bool:
-        return self.sink.close(finished)
+    def read(self) -> dict:
+        return self.state
 
 
 def _set_threads(threads: int) -> None:

@@ -1,180 +1,59 @@
-"""``stream process`` on Ray: the driver, which chains the actors of ``stream.pipeline.ray_actors``.
+"""``stream process`` and ``stream batch`` on Ray: the driver hands each input to a video runner on a node and
+follows it; it handles no pixels.
 
-    summary = run_ray(cfg)      # cfg.ray.address None = embedded local Ray, else join that cluster
-    results = run_many([cfg_a, cfg_b])   # `stream batch`: several inputs at once on shared worker pools
+    summary = run_ray(cfg)              # cfg.ray.address None = embedded local Ray, else join that cluster
+    results = run_many([cfg_a, cfg_b])  # per input: its RunSummary, or the exception that stopped it
 
-Per input: the driver decodes (PyAV) and ``ray.put``s each frame once; 2D pose runs a batch of frames per call
-on the mesh workers where the cluster has GPUs (one per GPU), else on a pool of ``PoseWorker`` actors; one ``TrackWorker`` sees the frames in order; a pool
-of ``MeshWorker`` actors crops the tracked people and runs 3DCrowdNet on crops gathered across frames (and
-across inputs sharing the pool) up to ``model.max_batch`` crops or ``model.max_wait_ms``; one
-``StoreWorker`` writes the frames in order. The driver only chains object references: it waits (``ray.wait``)
-when ``ray.max_frames_in_flight`` frames are not yet stored, so memory stays flat on long inputs.
+Each input is a ``Job`` (its config and output: a description, not frames) sent to a ``VideoRunner`` actor
+(``stream.pipeline.video_runner``) on one of the nodes that run videos; the runner decodes, and uses the pose and
+mesh workers of its own node (``stream.pipeline.ray_pools``, started at the node's first video), so a video's
+frames never leave its node. ``ray.max_inputs`` videos run at once per node; the next input goes to the node
+running the fewest. The driver reads the runners' progress from one ``ProgressBoard`` actor a few times a
+second, whatever the number of videos and frames.
 
-Faults: mesh and pose workers restart and their calls are retried (``max_restarts``/``max_task_retries``),
-so a killed worker costs time, not frames; the store keeps each frame exactly once because only the
-store worker writes, in frame order. A killed driver leaves the store at its last flush: ``--resume``.
+Faults: pose and mesh workers restart and their calls are retried, so a killed worker costs time, not frames. A
+runner that dies (killed, or its node lost) loses nothing durable: its input starts again, resumed from the
+store's last durable frame, on a node that is alive (at most ``ray.retries`` times). An input's own error (a
+missing file, a store that exists) fails that input only. Ctrl-C stops every runner at its next batch; each
+store ends at a durable frame and ``--resume`` continues it.
 """
 from __future__ import annotations
 
-import json
 import logging
-import threading
 import time
-import uuid
 from collections import deque
+from dataclasses import replace
+from pathlib import Path
 
 import ray
 
-from stream.config import PipelineConfig, to_dict
-from stream.pipeline.ray_actors import MeshWorker, PoseWorker, StoreWorker, TrackWorker
-from stream.pipeline.ray_setup import PlacementError
-from stream.pipeline.setup import Run, RunSummary, frame_ids, summarize
+from stream.config import PipelineConfig
+from stream.pipeline.ray_actors import ProgressBoard
+from stream.pipeline.ray_pools import NodePools, PlacementError, on_node, video_nodes
+from stream.pipeline.setup import RunSummary
+from stream.pipeline.video_runner import Job, VideoRunner
 
 log = logging.getLogger(__name__)
 
-__all__ = ["PlacementError", "Pools", "run_many", "run_ray", "start_workers", "worker_resources"]
+__all__ = ["Driver", "PlacementError", "RunInterrupted", "run_many", "run_ray"]
+
+LOST = (ray.exceptions.RayActorError, ray.exceptions.WorkerCrashedError, ray.exceptions.ObjectLostError,
+        ray.exceptions.NodeDiedError)
+POLL_S = 0.25       # how often the driver reads the progress board
+STOP_WAIT_S = 5.0   # Ctrl-C: how long the runners get to close their stores
 
 
-def worker_resources(cfg: PipelineConfig) -> dict:
-    """Pool sizes and per-worker resources from config and the nodes Ray sees.
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C: ``results`` holds each input's RunSummary, error, or None where it was stopped."""
 
-    With GPUs: ``ray.num_mesh_workers`` (0 = one per ``ray.gpus_per_worker`` share of every GPU) mesh workers,
-    each holding that GPU share and running 2D pose too, unless ``ray.num_pose_workers`` asks for separate pose
-    workers (which then hold a share each as well). GPU workers reserve at most the CPUs of the GPU nodes.
-    Without GPUs: one pose and one mesh worker (or as configured) sharing the CPUs. Every worker uses
-    ``threads`` torch threads.
-    """
-    nodes = [n["Resources"] for n in ray.nodes() if n["Alive"]]
-    gpus, cpus = sum(n.get("GPU", 0) for n in nodes), sum(n.get("CPU", 0) for n in nodes)
-    share = float(cfg.ray.gpus_per_worker)
-    if gpus:
-        n_mesh = cfg.ray.num_mesh_workers or max(1, int(gpus / share + 1e-9))
-        n_pose = cfg.ray.num_pose_workers
-        # the GPU workers land on GPU nodes only: split each GPU node's CPUs among its share of them
-        cpu = min(n.get("CPU", 0) / ((n_mesh + n_pose) * n["GPU"] / gpus) for n in nodes if n.get("GPU"))
-    else:
-        n_mesh, n_pose = cfg.ray.num_mesh_workers or 1, cfg.ray.num_pose_workers or 1
-        cpu = cpus / (n_pose + n_mesh)
-    return {"pose": n_pose, "mesh": n_mesh, "num_gpus": share if gpus else 0.0, "num_cpus": min(1.0, cpu),
-            "threads": max(1, int(cpu)), "nodes": nodes}
-
-
-def _fits(count: int, ask: dict, nodes: list[dict]) -> bool:
-    """Could ``count`` workers asking ``ask`` (resource -> amount) be placed on ``nodes``' total resources?"""
-    free = [dict(n) for n in nodes]
-    for _ in range(count):
-        node = next((n for n in free if all(n.get(k, 0) + 1e-9 >= v for k, v in ask.items())), None)
-        if node is None:
-            return False
-        for k, v in ask.items():
-            node[k] -= v
-    return True
-
-
-def start_workers(make, count: int, kind: str, opts: dict, nodes: list[dict], timeout_s: float,
-                  cfg: PipelineConfig | None = None) -> tuple[list, list[dict]]:
-    """``count`` actors from ``make(i)`` placed and started within ``timeout_s`` -> (actors, their placements).
-
-    An impossible request fails at once, one not placed or started in time (resources held by others, a slow
-    or hung start) after ``timeout_s``, and a worker that dies while starting (CUDA out of memory, no
-    driver) with its own error: each as a PlacementError naming the resources asked and what the cluster has.
-    """
-    ask = {k: v for k, v in (("CPU", opts.get("num_cpus", 0)), ("GPU", opts.get("num_gpus", 0))) if v}
-    have = ", ".join(f"node {i}: {n.get('CPU', 0):g} CPU, {n.get('GPU', 0):g} GPU" for i, n in enumerate(nodes))
-    what = (f"{count} {kind} worker(s) asking for {ask.get('GPU', 0):g} GPU and {ask.get('CPU', 0):g} CPU each; "
-            f"the cluster has {have}")
-    fix = ("set ray.num_mesh_workers / ray.num_pose_workers / ray.gpus_per_worker (e.g. ray.gpus_per_worker=0.5 "
-           "puts two workers on a GPU), or add resources")
-    if not _fits(count, ask, nodes):
-        raise PlacementError(f"cannot place {what}; {fix}")
-    actors = [make(i) for i in range(count)]
-    refs = [a.ready.remote(cfg) for a in actors]
-    done, waiting = ray.wait(refs, num_returns=len(refs), timeout=timeout_s)
-    try:
-        if waiting:
-            raise PlacementError(f"{len(waiting)} of {what} were not placed or not started within {timeout_s:g} s "
-                                 f"(ray.placement_timeout_s; free now: {_free()}); {fix}")
-        try:
-            return actors, ray.get(done)
-        except ray.exceptions.RayActorError as err:
-            raise PlacementError(f"a {kind} worker died while starting: {_cause(err)}") from None
-        except ray.exceptions.RayTaskError as err:
-            raise PlacementError(f"a {kind} worker could not start: {_cause(err)}") from None
-    except PlacementError:
-        for actor in actors:
-            ray.kill(actor)
-        raise
-
-
-def _free() -> str:
-    free = ray.available_resources()
-    return f"{free.get('CPU', 0):g} CPU, {free.get('GPU', 0):g} GPU"
-
-
-def _cause(err: Exception) -> str:
-    """The last line of a worker's error: the exception that stopped it."""
-    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
-    return lines[-1] if lines else type(err).__name__
-
-
-class Pools:
-    """Pose and mesh worker pools shared by every input of a run, so mesh batches mix frames of all inputs.
-
-    Where there are GPUs and no separate pose workers, the mesh workers serve 2D pose too. Precomputed poses
-    only read a file: their own workers reserve nothing. All inputs must use one mesh model. ``workers`` lists
-    where every worker runs (kind, node, pid, GPU ids, device).
-    """
-
-    def __init__(self, cfg: PipelineConfig):
-        self.res = worker_resources(cfg)
-        self.opts = dict(num_gpus=self.res["num_gpus"], num_cpus=self.res["num_cpus"], max_restarts=-1,
-                         max_task_retries=-1)
-        self.timeout_s = cfg.ray.placement_timeout_s
-        self._pose: dict[bool, list] = {}      # precomputed? -> pool
-        self._mesh: dict[str, list] = {}
-        self.workers: list[dict] = []
-        self.run_id = uuid.uuid4().hex[:8]
-        self._lock = threading.Lock()      # inputs' driver threads ask for pools at once
-
-    def pose(self, run: Run) -> list:
-        precomputed = run.cfg.pose2d.backend == "precomputed"
-        if not precomputed and not self.res["pose"]:
-            return self.mesh(run)
-        opts = {**self.opts, "num_cpus": 0, "num_gpus": 0} if precomputed else self.opts
-        with self._lock:
-            if precomputed not in self._pose:
-                self._pose[precomputed] = self._start(
-                    lambda i: ray.remote(PoseWorker).options(**opts).remote(self.res["threads"]),
-                    max(1, self.res["pose"]), "pose", opts, run.cfg)
-            return self._pose[precomputed]
-
-    def mesh(self, run: Run) -> list:
-        key = json.dumps([str(run.paths[k]) for k in sorted(run.paths)] + [run.joint_set, to_dict(run.cfg.model)])
-        with self._lock:
-            if key not in self._mesh:
-                if self._mesh:
-                    raise ValueError(f"input {run.cfg.input}: a run uses one mesh model; this input asks for "
-                                     "another (model.*, body.* or its joint set differ from the first input's)")
-                serves_pose = run.cfg.pose2d.backend != "precomputed" and not self.res["pose"]
-                self._mesh[key] = self._start(
-                    lambda i: ray.remote(MeshWorker).options(name=f"crowdmesh-mesh-{self.run_id}-{i}", **self.opts)
-                    .remote(run.cfg, run.joint_set, run.paths, self.res["threads"]),
-                    self.res["mesh"], "mesh", self.opts, run.cfg if serves_pose else None)
-            return self._mesh[key]
-
-    def _start(self, make, count: int, kind: str, opts: dict, cfg: PipelineConfig | None) -> list:
-        actors, placed = start_workers(make, count, kind, opts, self.res["nodes"], self.timeout_s, cfg)
-        self.workers += placed
-        return actors
-
-    def kill(self) -> None:
-        for actor in (a for pool in (*self._pose.values(), *self._mesh.values()) for a in pool):
-            ray.kill(actor)
+    def __init__(self, results: list):
+        super().__init__("interrupted")
+        self.results = results
 
 
 def run_ray(cfg: PipelineConfig, *, resume: bool = False, force: bool = False, overwrite: bool = False,
             progress=None) -> RunSummary:
-    """Process ``cfg.input`` with the actor pipeline; starts or joins Ray as ``cfg.ray.address`` says."""
+    """Process ``cfg.input`` on Ray; starts or joins Ray as ``cfg.ray.address`` says."""
     result = run_many([cfg], resume=resume, force=force, overwrite=overwrite, progress=progress)[0]
     if isinstance(result, BaseException):
         raise result
@@ -182,97 +61,164 @@ def run_ray(cfg: PipelineConfig, *, resume: bool = False, force: bool = False, o
 
 
 def run_many(cfgs: list[PipelineConfig], *, resume: bool = False, force: bool = False, overwrite: bool = False,
-             progress=None) -> list:
-    """Process several inputs at once (``ray.max_inputs`` at a time) on shared worker pools.
+             progress=None, status=None) -> list:
+    """Process every input (``ray.max_inputs`` at once per node) -> per input its RunSummary or its error.
 
-    Returns, per input, its RunSummary or the exception that stopped it (other inputs go on). Inputs and
-    stores are all checked before any work starts.
+    ``progress(frames, people)``: newly stored frames and people; ``status(dict)``: the videos' state
+    (``Driver.status``). A worker that cannot be placed raises PlacementError (it fails every input).
     """
-    from concurrent.futures import ThreadPoolExecutor
-
     from stream.pipeline.ray_setup import init_ray
-    poses: dict[str, object] = {}     # the driver needs a pose setup's joint set once, not once per input
-    runs = []
-    for cfg in cfgs:
-        key = json.dumps(to_dict(cfg.pose2d), sort_keys=True)
-        runs.append(Run(cfg, resume=resume, force=force, overwrite=overwrite, local=False, pose=poses.get(key)))
-        poses[key] = runs[-1].pose
     if not ray.is_initialized():     # a caller (a test) may have started or joined Ray already
         init_ray(cfgs[0].ray.address, num_gpus=cfgs[0].ray.num_gpus)
-    pools = Pools(cfgs[0])
-    lock = threading.Lock()
+    driver = Driver(cfgs, resume=resume, force=force, overwrite=overwrite)
+    return driver.run(progress, status)
 
-    def locked_progress(frames: int, people: int) -> None:
-        with lock:
-            progress(frames, people)
 
-    def drive(run: Run):
+class Driver:
+    """The jobs of one run: where each runs, retries of lost ones, progress. ``calls``: Ray calls made."""
+
+    def __init__(self, cfgs: list[PipelineConfig], *, resume: bool, force: bool, overwrite: bool):
+        self.cfgs = cfgs
+        self.jobs = deque(Job(i, cfg, resume, force, overwrite) for i, cfg in enumerate(cfgs))
+        self.results: list = [None] * len(cfgs)
+        self.attempts = [0] * len(cfgs)
+        self.pools = NodePools(cfgs[0])
+        self.active: dict = {}            # run ref -> (job, node id, runner)
+        self.idle: dict[str, list] = {}   # node id -> runners waiting for a job
+        self.markers: dict[Path, Path] = {}
+        self.seen: dict[int, tuple] = {}  # input -> (frames, people) last read from the board
+        self.calls = 0
+        here = ray.get_runtime_context().get_node_id()
+        self.board = ray.remote(ProgressBoard).options(num_cpus=0, scheduling_strategy=on_node(here)).remote()
+
+    def run(self, progress=None, status=None) -> list:
         try:
-            return _drive(run, pools, locked_progress if progress is not None else None)
-        except Exception as err:  # reported per input; the other inputs continue
-            log.error("input %s failed: %s", run.cfg.input, err)
-            return err
-    try:
-        with ThreadPoolExecutor(max(1, min(len(runs), cfgs[0].ray.max_inputs))) as executor:
-            return list(executor.map(drive, runs))
-    finally:
-        pools.kill()
+            while self.jobs or self.active:
+                self._assign()
+                self._collect()
+                self._progress(progress, status)
+            return self.results
+        except KeyboardInterrupt:
+            self._stop()
+            raise RunInterrupted(self.results) from None
+        finally:
+            self._kill()
 
+    def status(self) -> dict:
+        done = [r for r in self.results if r is not None]
+        return {"videos": len(self.results), "done": len(done), "running": len(self.active),
+                "failed": sum(isinstance(r, BaseException) for r in done)}
 
-def _drive(run: Run, pools: Pools, progress) -> RunSummary:
-    """One input through the shared pools: decode here, chain object references, wait on the oldest frames."""
-    start_time = time.perf_counter()
-    cfg = run.cfg
-    if run.complete:
-        return summarize(run.path, 0, 0, start_time)
-    pose_pool, mesh_pool = pools.pose(run), pools.mesh(run)
-    tracker = None     # made at the first frame, when a live input's frame rate is known
-    store = ray.remote(StoreWorker).options(num_cpus=0).remote(run.sink_args)
-    in_flight: deque = deque()
-    counts = (0, 0)    # frames, people stored
-    finished = False
-    try:
-        for b, (batch, first) in enumerate(run.frames()):
-            refs = [ray.put(f.bgr) for f in batch]
-            poses = pose_pool[b % len(pose_pool)].poses.remote(cfg, frame_ids(batch, run.by_index), *refs)
-            tracker = tracker or ray.remote(TrackWorker).options(num_cpus=0).remote(run.tracker_config, run.joint_set)
-            tracked = tracker.track.remote([f.index for f in batch], poses)
-            new = list(range(first, len(batch)))      # batch[:first] are in the store: tracking only
-            if new:
-                camera = run.camera(*batch[first].bgr.shape[1::-1])
-                rows = mesh_pool[b % len(mesh_pool)].meshes.remote([batch[p].index for p in new], new, camera,
-                                                                    tracked, *[refs[p] for p in new])
-                frames = [(batch[p].index, batch[p].time, batch[p].bgr.shape[1::-1]) for p in new]
-                in_flight.append((store.add.remote(frames, camera, rows), len(batch), len(new)))
-            else:
-                in_flight.append((tracked, len(batch), 0))
-            counts = _wait(in_flight, cfg.ray.max_frames_in_flight, progress, *counts)
-        counts = _wait(in_flight, 0, progress, *counts)
-        if run.error:
-            ray.get(store.record_error.remote(run.error))
-        finished = True
-    finally:
-        opened = ray.get(store.close.remote(finished))
-        for actor in (*([tracker] if tracker else []), store):
+    def _assign(self) -> None:
+        """Send waiting jobs to the nodes running the fewest videos, ``ray.max_inputs`` per node at most."""
+        nodes = {n["NodeID"]: n for n in video_nodes()}
+        if not nodes:
+            raise PlacementError("no node of the cluster can run videos: every node has 0 CPU and 0 GPU; start a "
+                                 "node with CPUs or GPUs (ray start --address ... --num-cpus N)")
+        for node_id in [n for n in self.idle if n not in nodes]:
+            self._lost_node(node_id)
+        while self.jobs:
+            busy = {n: sum(node == n for _, node, _ in self.active.values()) for n in nodes}
+            node_id = min(nodes, key=lambda n: busy[n])
+            if busy[node_id] >= self.cfgs[0].ray.max_inputs:
+                return
+            job = self.jobs.popleft()
+            try:
+                pose, mesh = self.pools.get(nodes[node_id], job.cfg)
+            except ValueError as err:        # this input asks for another mesh model
+                self.results[job.key] = err
+                continue
+            runner = self._runner(node_id)
+            job = replace(job, marker=self._marker(job.cfg, len(nodes)))
+            self.attempts[job.key] += 1
+            self.active[runner.run.remote(job, pose, mesh)] = (job, node_id, runner)
+            self.calls += 1
+
+    def _runner(self, node_id: str):
+        idle = self.idle.setdefault(node_id, [])
+        if idle:
+            return idle.pop()
+        self.calls += 1
+        return ray.remote(VideoRunner).options(num_cpus=0, max_concurrency=2, max_restarts=0,
+                                               scheduling_strategy=on_node(node_id)).remote(self.board)
+
+    def _marker(self, cfg: PipelineConfig, nodes: int) -> str | None:
+        """On several nodes, a file beside a plain-path store that every node writing there must see."""
+        if nodes < 2 or "://" in cfg.output:
+            return None
+        folder = Path(cfg.output).resolve().parent
+        if folder not in self.markers:
+            folder.mkdir(parents=True, exist_ok=True)
+            self.markers[folder] = folder / f".crowdmesh-{self.pools.run_id}"
+            self.markers[folder].write_text("written by the crowdmesh driver; every node writing here must see it\n")
+        return str(self.markers[folder])
+
+    def _collect(self) -> None:
+        """Take the results of the runs that ended within ``POLL_S``; start lost ones again."""
+        if not self.active:
+            return
+        ready, _ = ray.wait(list(self.active), num_returns=len(self.active), timeout=POLL_S)
+        for ref in ready:
+            job, node_id, runner = self.active.pop(ref)
+            try:
+                result = ray.get(ref)
+            except LOST as err:
+                self._retry(job, node_id, err)
+                continue
+            self.idle.setdefault(node_id, []).append(runner)
+            if isinstance(result, dict):
+                result = RunSummary(**{**result, "workers": tuple(self.pools.workers)})
+            self.results[job.key] = result
+            if isinstance(result, BaseException):
+                log.error("input %s failed: %s", job.cfg.input, result)
+
+    def _retry(self, job: Job, node_id: str, err: Exception) -> None:
+        """A run whose runner died (killed, or its node lost): again, resumed, if attempts are left."""
+        alive = {n["NodeID"] for n in video_nodes()}
+        if node_id not in alive:
+            self._lost_node(node_id)
+        what = "its node was lost" if node_id not in alive else "its runner died"
+        if self.attempts[job.key] > job.cfg.ray.retries:
+            self.results[job.key] = RuntimeError(f"input {job.cfg.input}: {what} {self.attempts[job.key]} times "
+                                                 f"(ray.retries={job.cfg.ray.retries}); last: {type(err).__name__}")
+            return
+        log.warning("input %s: %s; starting it again from its store's last durable frame", job.cfg.input, what)
+        self.jobs.appendleft(replace(job, resume=True, overwrite=False))
+
+    def _lost_node(self, node_id: str) -> None:
+        self.pools.drop(node_id)
+        self.idle.pop(node_id, None)
+
+    def _progress(self, progress, status) -> None:
+        if progress is None and status is None:
+            return
+        self.calls += 1
+        board = ray.get(self.board.read.remote())
+        frames = people = 0
+        totals = {}
+        for key, (done, found, total) in board.items():
+            last_done, last_found = self.seen.get(key, (0, 0))
+            frames += max(0, done - last_done)
+            people += found - last_found if found >= last_found else found   # a restarted run counts anew
+            self.seen[key] = (done, found)
+            totals[key] = total
+        if progress is not None and (frames or people):
+            progress(frames, people)
+        if status is not None:
+            status({**self.status(), "totals": totals})
+
+    def _stop(self) -> None:
+        """Ctrl-C: every runner stops at its next batch and closes its store (at most ``STOP_WAIT_S``)."""
+        log.warning("interrupted: stopping %d video(s); each store keeps its last durable frame", len(self.active))
+        for _, _, runner in self.active.values():
+            runner.stop.remote()
+        if self.active:
+            ray.wait(list(self.active), num_returns=len(self.active), timeout=STOP_WAIT_S)
+
+    def _kill(self) -> None:
+        runners = [r for _, _, r in self.active.values()] + [r for idle in self.idle.values() for r in idle]
+        for actor in (*runners, self.board):
             ray.kill(actor)
-    if not opened:
-        from stream.source.frames import FrameSourceError
-        raise FrameSourceError(f"input {cfg.input} gave no frames")
-    return summarize(run.path, *counts, start_time, workers=tuple(pools.workers))
-
-
-def _wait(in_flight: deque, limit: int, progress, processed: int, crops: int) -> tuple[int, int]:
-    """Wait for the oldest batches until at most ``limit`` frames are in flight (at least the newest batch
-    stays in flight); report the stored frames and people."""
-    done = []
-    while in_flight and sum(n for _, n, _ in in_flight) > limit and (len(in_flight) > 1 or limit == 0):
-        done.append(in_flight.popleft())
-    if not done:
-        return processed, crops
-    ray.wait([ref for ref, _, _ in done], num_returns=len(done))
-    stores = [(ref, stored) for ref, _, stored in done if stored]
-    people = ray.get([ref for ref, _ in stores])
-    frames = sum(stored for _, stored in stores)
-    if progress is not None and frames:
-        progress(frames, sum(people))
-    return processed + frames, crops + sum(people)
+        self.pools.kill()
+        for marker in self.markers.values():
+            marker.unlink(missing_ok=True)

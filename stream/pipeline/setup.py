@@ -60,7 +60,7 @@ def asset_paths(cfg: PipelineConfig, home: Path | None = None) -> dict[str, Path
     return paths
 
 
-def load_mesh_stage(cfg: PipelineConfig, joint_set: str, paths: dict[str, Path] | None = None) -> MeshStage:
+def load_mesh_stage(cfg: PipelineConfig, joint_set: str | None, paths: dict[str, Path] | None = None) -> MeshStage:
     """The body model and 3DCrowdNet from ``asset_paths``, BN folded for inference, on ``model.device`` in
     ``model.precision``, compiled when ``model.compile``."""
     from nets.body import BodyModel

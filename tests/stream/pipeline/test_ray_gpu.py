@@ -104,7 +104,7 @@ def test_two_gpus_each_worker_its_own(two_gpus, pipeline_config, reference_store
 
 def test_impossible_request_fails_at_once_naming_the_resources(two_gpus, pipeline_config, tmp_path):
     started = time.monotonic()
-    with pytest.raises(PlacementError, match=r"3 mesh worker.*1 GPU.*node 0: 2 CPU, 2 GPU.*ray.num_mesh_workers"):
+    with pytest.raises(PlacementError, match=r"3 mesh worker.*1 GPU.*node 127.0.0.2 has 2 CPU, 2 GPU.*ray.num_mesh_workers"):
         run_ray(pipeline_config("ray.num_mesh_workers=3"))
     assert time.monotonic() - started < 30
     assert not (tmp_path / "out.zarr").exists()
