@@ -40,6 +40,7 @@ def progress_bar(label: str, total: int | None, *, enabled: bool = True, unit: s
 
         def advance(n: int, note: str | None = None) -> None:
             bar.update(task, advance=n, **({} if note is None else {"note": note}))
+        advance.progress, advance.task = bar, task     # for callers that change the total or the label
         yield advance
 
 
@@ -55,3 +56,34 @@ def process_progress(total: int | None, enabled: bool = True, label: str = "proc
             seconds = max(time.perf_counter() - start, 1e-9)
             bar(frames, f"{counts['frames'] / seconds:.1f} frames/s {counts['people'] / seconds:.1f} people/s")
         yield advance
+
+
+@contextmanager
+def batch_progress(videos: int, enabled: bool = True):
+    """``stream batch``: one bar over the frames of every video, labelled with the videos done.
+
+    Yields ``(advance(frames, people), status(state))``; ``state``: ``videos``, ``done``, ``failed`` and
+    ``totals`` (each started video's frame count, None if unknown). The bar's total counts the videos not
+    started yet at the mean length of those known, so the time left covers the whole batch.
+    """
+    with progress_bar(f"batch 0/{videos} videos", None, enabled=enabled) as bar:
+        if not enabled:
+            yield (lambda frames, people: None), (lambda state: None)
+            return
+        task, rich = bar.task, bar.progress
+        start, counts = time.perf_counter(), {"frames": 0, "people": 0}
+
+        def advance(frames: int, people: int) -> None:
+            counts["frames"] += frames
+            counts["people"] += people
+            seconds = max(time.perf_counter() - start, 1e-9)
+            bar(frames, f"{counts['frames'] / seconds:.1f} frames/s {counts['people'] / seconds:.1f} people/s")
+
+        def status(state: dict) -> None:
+            known = [t for t in state["totals"].values() if t]
+            unknown = state["videos"] - len(known)
+            total = sum(known) + (unknown * sum(known) / len(known) if known else 0)
+            failed = f", {state['failed']} failed" if state["failed"] else ""
+            rich.update(task, total=total or None,
+                        description=f"batch {state['done']}/{state['videos']} videos{failed}")
+        yield advance, status

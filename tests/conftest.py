@@ -100,3 +100,10 @@ def official_model(official_checkpoint, fixture_body):
     from nets.checkpoint import load_model
 
     return load_model(official_checkpoint, fixture_body)
+
+
+def pytest_configure(config):
+    """Every Ray of the test session (embedded or a loopback `ray start` cluster) uses token authentication with
+    one token, as Ray 2.60 clusters do by default and as the README's cluster steps set up (ray_cluster.py)."""
+    from ray_cluster import token_auth_env
+    token_auth_env()

@@ -10,7 +10,8 @@ import typer
 from nets.assets import crowdmesh_home
 from stream.cli.errors import fail
 from stream.cli.logs import ray_log_path, setup_logging
-from stream.cli.process import batch, demo, process
+from stream.cli.batch import batch
+from stream.cli.process import demo, process
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="crowdmesh: 3D SMPL motion for every person in crowd images and videos.")

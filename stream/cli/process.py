@@ -44,7 +44,11 @@ def process(
         summary = run_pipeline(cfg, ray=ray, resume=resume, force=force, overwrite=overwrite, progress=progress)
     except (*PROCESS_ERRORS, CheckpointError) as err:
         fail(err)
-    _report(summary)
+    except KeyboardInterrupt:
+        typer.secho("interrupted: the store ends at its last durable frame; continue it with --resume",
+                    fg=typer.colors.YELLOW, err=True)
+        raise typer.Exit(code=130) from None
+    report(summary)
 
 
 def run_pipeline(cfg, *, ray: bool = True, progress: bool = True, **kwargs):
@@ -65,7 +69,7 @@ def frame_total(inputs: list[str]) -> int | None:
     return sum(len(FrameSource(i)) for i in inputs) or None
 
 
-def _report(summary) -> None:
+def report(summary) -> None:
     typer.echo(f"{summary.frames} frames ({summary.processed} processed now), {summary.person_crops} people "
                f"regressed, {summary.tracks} tracks in {summary.seconds:.1f} s -> {summary.store}")
     if summary.workers:
@@ -90,53 +94,6 @@ def describe_workers(workers) -> str:
 OVERRIDE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*=")   # key=value; a URL's "=" comes after "://"
 
 
-def batch(
-    items: Annotated[list[str], typer.Argument(help="Inputs (videos, image folders, stream URLs) and config overrides "
-                                                    "key=value. pose2d.poses may contain {stem}: each input's own "
-                                                    "poses file.")],
-    out_dir: Annotated[Path, typer.Option(help="Folder for the stores: <input stem>.zarr each.")] = Path("out/batch"),
-    config: Annotated[Optional[Path], typer.Option(help="Pipeline YAML (default: the built-in defaults).")] = None,
-    resume: Annotated[bool, typer.Option(help="Continue interrupted stores; complete ones are skipped.")] = False,
-    force: Annotated[bool, typer.Option(help="With --resume: continue even if the config or files differ.")] = False,
-    overwrite: Annotated[bool, typer.Option(help="Replace existing stores.")] = False,
-    address: Annotated[Optional[str], typer.Option(help="Join this Ray cluster (e.g. auto or host:6379).")] = None,
-    progress: Annotated[bool, typer.Option(help="Show a progress bar on stderr.")] = True,
-) -> None:
-    """Process many videos at once on one Ray cluster: shared pose and mesh workers, mesh batches mixing videos."""
-    from stream.config import load_pipeline_config
-    from stream.progress import process_progress
-    from stream.pipeline.ray_driver import run_many
-
-    overrides = [item for item in items if OVERRIDE.match(item)]
-    inputs = [item for item in items if not OVERRIDE.match(item)]
-    try:
-        if not inputs:
-            raise ValueError("no inputs: pass one or more videos, image folders or stream URLs")
-        base = load_pipeline_config(config, overrides)
-        stems = [Path(i.split("://")[-1].rstrip("/")).stem or f"input{n}" for n, i in enumerate(inputs)]
-        if len(set(stems)) < len(stems):
-            raise ValueError(f"inputs {inputs} share file names; their stores in {out_dir} would collide")
-        poses = base.pose2d.poses       # may hold {stem}; None when not given
-        cfgs = [replace(base, input=i, output=str(out_dir / f"{stem}.zarr"),
-                        pose2d=replace(base.pose2d, poses=poses and poses.replace("{stem}", stem)),
-                        ray=replace(base.ray, address=address) if address else base.ray)
-                for i, stem in zip(inputs, stems)]
-        with process_progress(frame_total(inputs), progress, label="batch") as advance:
-            results = run_many(cfgs, resume=resume, force=force, overwrite=overwrite, progress=advance)
-    except PROCESS_ERRORS as err:
-        fail(err)
-    failed = 0
-    for path, result in zip(inputs, results):
-        if isinstance(result, BaseException):
-            failed += 1
-            typer.secho(f"{path}: error: {result}", fg=typer.colors.RED, err=True)
-        else:
-            typer.echo(f"{path}: ", nl=False)
-            _report(result)
-    if failed:
-        raise typer.Exit(code=2)
-
-
 def demo(
     out: Annotated[Path, typer.Option(help="Folder for the clip, its ground truth and the store.")] = Path("out/demo"),
     people: Annotated[int, typer.Option(min=1, help="People in the synthetic crowd.")] = 6,
@@ -154,7 +111,7 @@ def demo(
                           echo=lambda text: typer.secho(text, fg=typer.colors.YELLOW, err=True))
     except PROCESS_ERRORS as err:
         fail(err)
-    _report(result.summary)
+    report(result.summary)
     typer.echo(result.score_text)
     store = result.summary.store
     typer.echo(f"next: stream info {store}   |   stream export {store} --format glb --out "

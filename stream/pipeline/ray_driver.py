@@ -87,6 +87,7 @@ class Driver:
         self.idle: dict[str, list] = {}   # node id -> runners waiting for a job
         self.markers: dict[Path, Path] = {}
         self.seen: dict[int, tuple] = {}  # input -> (frames, people) last read from the board
+        self.avoid: dict[int, str] = {}   # input -> the node its last runner was lost on
         self.calls = 0
         here = ray.get_runtime_context().get_node_id()
         self.board = ray.remote(ProgressBoard).options(num_cpus=0, scheduling_strategy=on_node(here)).remote()
@@ -119,7 +120,8 @@ class Driver:
             self._lost_node(node_id)
         while self.jobs:
             busy = {n: sum(node == n for _, node, _ in self.active.values()) for n in nodes}
-            node_id = min(nodes, key=lambda n: busy[n])
+            avoid = self.avoid.get(self.jobs[0].key)   # a lost runner's node, maybe not yet known to be dead
+            node_id = min(nodes, key=lambda n: (n == avoid and len(nodes) > 1, busy[n]))
             if busy[node_id] >= self.cfgs[0].ray.max_inputs:
                 return
             job = self.jobs.popleft()
@@ -167,10 +169,11 @@ class Driver:
                 continue
             self.idle.setdefault(node_id, []).append(runner)
             if isinstance(result, dict):
-                result = RunSummary(**{**result, "workers": tuple(self.pools.workers)})
+                result = RunSummary(**{**result, "workers": tuple(self.pools.workers),
+                                         "attempts": self.attempts[job.key]})
             self.results[job.key] = result
             if isinstance(result, BaseException):
-                log.error("input %s failed: %s", job.cfg.input, result)
+                log.info("input %s failed: %s", job.cfg.input, result)    # the caller reports it
 
     def _retry(self, job: Job, node_id: str, err: Exception) -> None:
         """A run whose runner died (killed, or its node lost): again, resumed, if attempts are left."""
@@ -183,6 +186,7 @@ class Driver:
                                                  f"(ray.retries={job.cfg.ray.retries}); last: {type(err).__name__}")
             return
         log.warning("input %s: %s; starting it again from its store's last durable frame", job.cfg.input, what)
+        self.avoid[job.key] = node_id
         self.jobs.appendleft(replace(job, resume=True, overwrite=False))
 
     def _lost_node(self, node_id: str) -> None:

@@ -43,6 +43,7 @@ class RunSummary:
     errors: list          # the store's recorded errors
     seconds: float
     workers: tuple = ()   # Ray: where each worker ran (kind, node, pid, gpu_ids, device)
+    attempts: int = 1     # Ray: runs of this input (more than one when a runner or its node was lost)
 
 
 def asset_paths(cfg: PipelineConfig, home: Path | None = None) -> dict[str, Path]:

@@ -15,6 +15,7 @@ durable frame) and ``--resume`` continues it.
 """
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections import deque
@@ -72,7 +73,7 @@ class VideoRunner:
         start = time.perf_counter()
         if job.marker and not Path(job.marker).exists():
             raise SharedStorageError(
-                f"output {job.cfg.output}: node {ray.util.get_node_ip_address()} does not see the folder the driver "
+                f"output {job.cfg.output}: node {socket.gethostname()} does not see the folder the driver "
                 f"wrote to ({Path(job.marker).parent} has no {Path(job.marker).name}); on a cluster of several "
                 "machines put the outputs on a shared filesystem mounted at the same path on every node, or use an "
                 "object-store URL (--out-dir s3://bucket/folder)")

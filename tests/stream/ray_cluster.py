@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -78,8 +79,20 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None).prctl(1, signal.SIGTERM)   # PR_SET_PDEATHSIG = 1
 
 
-def _start_node(args: list[str], env: dict[str, str], log: Path, timeout_s: float) -> subprocess.Popen:
+def token_auth_env() -> dict[str, str]:
+    """Token authentication, as the README's cluster steps set it up: the nodes and every driver share
+    ``RAY_AUTH_MODE=token`` and one ``RAY_AUTH_TOKEN``. Set in this process's environment (once, then kept) so
+    that this process and the processes it starts can join; a process's Ray reads its token once."""
+    if os.environ.get("RAY_AUTH_MODE") != "token" or not os.environ.get("RAY_AUTH_TOKEN"):
+        os.environ.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(32))
+    return {name: os.environ[name] for name in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN")}
+
+
+def _start_node(args: list[str], env: dict[str, str], log: Path, timeout_s: float,
+                cpu_set: str | None = None) -> subprocess.Popen:
     command = [sys.executable, "-m", "ray.scripts.scripts", "start", "--block", *args]  # `ray start`, this Ray
+    if cpu_set is not None:
+        command = ["taskset", "-c", cpu_set, *command]   # taskset execs the command: same pid, same group
     with open(log, "wb") as out:
         proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True,
                                 preexec_fn=_die_with_parent)
@@ -94,11 +107,15 @@ def _start_node(args: list[str], env: dict[str, str], log: Path, timeout_s: floa
 
 
 def start_local_cluster(num_nodes: int = 2, cpus_per_node: int = 1, *, gpus: tuple[int, ...] = (),
-                        timeout_s: float = 60.0) -> LocalCluster:
+                        timeout_s: float = 60.0, env: dict[str, str] | None = None,
+                        cpu_sets: tuple[str, ...] | None = None) -> LocalCluster:
     """Start a head and ``num_nodes - 1`` worker nodes with the ``ray start`` CLI, all on loopback.
 
+    ``env``: more environment variables for the nodes (e.g. Ray system settings ``RAY_<name>``).
     ``gpus``: GPUs each node advertises (head first; missing entries 0). Ray schedules on them as on real
     ones (``ray.get_gpu_ids()``); the work itself runs on whatever torch finds.
+    ``cpu_sets``: per node (head first), the cores its processes may run on, as ``taskset -c`` takes them
+    (``("0", "1")``: a core each); None = any core.
 
     Each node is its own ``ray start --block`` process group (so ``stop()`` ends exactly these processes) with
     free ports, usage stats and the dashboard off and the proxy switch of ``loopback_env()``; the nodes share a
@@ -107,11 +124,12 @@ def start_local_cluster(num_nodes: int = 2, cpus_per_node: int = 1, *, gpus: tup
     if num_nodes < 1 or cpus_per_node < 0:
         raise ValueError(f"num_nodes={num_nodes}, cpus_per_node={cpus_per_node}: "
                          "expected num_nodes >= 1 and cpus_per_node >= 0.")
+    if cpu_sets is not None and len(cpu_sets) != num_nodes:
+        raise ValueError(f"cpu_sets={cpu_sets!r}: expected one core list per node ({num_nodes}), e.g. "
+                         f"{tuple(str(i) for i in range(num_nodes))!r}, or None for any core.")
+    sets = list(cpu_sets) if cpu_sets is not None else [None] * num_nodes
     temp_dir = Path(tempfile.mkdtemp(prefix="rayc", dir="/tmp"))  # short: Ray's socket paths live under it
-    # The nodes take this process's RAY_AUTH_MODE, "disabled" where unset, so that this process can join: with
-    # the mode unset a head turns token auth on by itself where it finds a token, but a worker node's
-    # `ray start` and a `ray.init` given an address do not, and the head refuses them.
-    env = {**os.environ, **loopback_env(), "RAY_AUTH_MODE": os.environ.get("RAY_AUTH_MODE", "disabled")}
+    env = {**os.environ, **loopback_env(), **token_auth_env(), **(env or {})}
     common = [f"--node-ip-address={NODE_IP}", f"--num-cpus={cpus_per_node}", "--disable-usage-stats"]
     node_gpus = [*gpus, *[0] * num_nodes][:num_nodes]
     port = free_port()
@@ -121,12 +139,38 @@ def start_local_cluster(num_nodes: int = 2, cpus_per_node: int = 1, *, gpus: tup
                 f"--dashboard-agent-listen-port={free_port()}"]
         head_env = {**env, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}  # a worker node's `ray start` refuses it
         cluster.processes.append(_start_node(head + common + [f"--num-gpus={node_gpus[0]}"], head_env,
-                                             temp_dir / "node0.log", timeout_s))
+                                             temp_dir / "node0.log", timeout_s, sets[0]))
         for i in range(1, num_nodes):
             worker = [f"--address={cluster.address}", f"--dashboard-agent-listen-port={free_port()}",
                       f"--num-gpus={node_gpus[i]}"]
-            cluster.processes.append(_start_node(worker + common, env, temp_dir / f"node{i}.log", timeout_s))
+            cluster.processes.append(_start_node(worker + common, env, temp_dir / f"node{i}.log", timeout_s,
+                                                 sets[i]))
     except BaseException:
         cluster.stop()
         raise
     return cluster
+
+
+def raylet_pid(node: subprocess.Popen) -> int:
+    """The raylet process of a node started by ``start_local_cluster`` (a process of the node's group)."""
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            pid = int(cmdline.parent.name)
+            if os.getpgid(pid) == node.pid and b"/raylet" in cmdline.read_bytes().split(b"\0")[0]:
+                return pid
+        except (OSError, ValueError):
+            pass
+    raise LookupError(f"no raylet in the process group of `ray start` pid {node.pid}")
+
+
+def ray_processes() -> set[int]:
+    """Every Ray raylet and GCS server process on the machine."""
+    found = set()
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            program = cmdline.read_bytes().split(b"\0")[0]
+        except OSError:
+            continue
+        if program.endswith((b"/raylet", b"/gcs_server")):
+            found.add(int(cmdline.parent.name))
+    return found
