@@ -48,14 +48,19 @@ def progress_bar(label: str, total: int | None, *, enabled: bool = True, unit: s
 def process_progress(total: int | None, enabled: bool = True, label: str = "process"):
     """``stream process``/``batch``: yields ``advance(frames, people)``; the note shows frames/s and people/s."""
     with progress_bar(label, total, enabled=enabled) as bar:
-        start, counts = time.perf_counter(), {"frames": 0, "people": 0}
+        yield _counter(bar)
 
-        def advance(frames: int, people: int) -> None:
-            counts["frames"] += frames
-            counts["people"] += people
-            seconds = max(time.perf_counter() - start, 1e-9)
-            bar(frames, f"{counts['frames'] / seconds:.1f} frames/s {counts['people'] / seconds:.1f} people/s")
-        yield advance
+
+def _counter(bar):
+    """``advance(frames, people)`` of ``bar``: the frames advance it, the note shows frames/s and people/s."""
+    start, counts = time.perf_counter(), {"frames": 0, "people": 0}
+
+    def advance(frames: int, people: int) -> None:
+        counts["frames"] += frames
+        counts["people"] += people
+        seconds = max(time.perf_counter() - start, 1e-9)
+        bar(frames, f"{counts['frames'] / seconds:.1f} frames/s {counts['people'] / seconds:.1f} people/s")
+    return advance
 
 
 @contextmanager
@@ -71,13 +76,6 @@ def batch_progress(videos: int, enabled: bool = True):
             yield (lambda frames, people: None), (lambda state: None)
             return
         task, rich = bar.task, bar.progress
-        start, counts = time.perf_counter(), {"frames": 0, "people": 0}
-
-        def advance(frames: int, people: int) -> None:
-            counts["frames"] += frames
-            counts["people"] += people
-            seconds = max(time.perf_counter() - start, 1e-9)
-            bar(frames, f"{counts['frames'] / seconds:.1f} frames/s {counts['people'] / seconds:.1f} people/s")
 
         def status(state: dict) -> None:
             known = [t for t in state["totals"].values() if t]
@@ -86,4 +84,4 @@ def batch_progress(videos: int, enabled: bool = True):
             failed = f", {state['failed']} failed" if state["failed"] else ""
             rich.update(task, total=total or None,
                         description=f"batch {state['done']}/{state['videos']} videos{failed}")
-        yield advance, status
+        yield _counter(bar), status

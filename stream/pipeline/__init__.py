@@ -20,8 +20,10 @@ One frame, decode to store (four changes of form)::
     rows -> StoreSink.add -> StoreWriter.add_frame       written as they are (smoothing adds two arrays)
 
 Modules: ``setup`` (``Run``: input, models, store checks, camera; asset paths, loaders, fingerprints), ``track``
-(``TrackStage``), ``sink`` (``StoreSink``), ``local`` (``run_local``), ``ray_actors`` (the workers around the
-stages), ``ray_driver`` (``run_ray``, ``run_many``: pools, placement, chaining), ``ray_setup`` (start or join Ray).
+(``TrackStage``), ``sink`` (``StoreSink``), ``local`` (``run_local``), ``ray_actors`` (the pose and mesh workers
+around the stages, the progress board), ``ray_pools`` (each node's workers: sizes, placement), ``video_runner``
+(one video's pipeline on one node: decode, track, store), ``ray_driver`` (``run_ray``, ``run_many``: jobs to
+runners, retries, Ctrl-C), ``ray_setup`` (start or join Ray).
 Frames a resumed store already holds go through 2D pose and tracking only (``Run.frames``), so track IDs continue
 as in an uninterrupted run.
 """

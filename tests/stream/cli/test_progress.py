@@ -1,7 +1,7 @@
 """The one progress bar (stream.progress): counts, bytes, the rate note, and silence when disabled."""
 import pytest
 
-from stream.progress import process_progress, progress_bar
+from stream.progress import batch_progress, process_progress, progress_bar
 
 
 def test_an_items_bar_shows_the_count_done_of_the_total(capsys):
@@ -38,3 +38,19 @@ def test_an_unknown_unit_is_refused_with_the_valid_ones():
     with pytest.raises(ValueError, match="items, bytes"):
         with progress_bar("x", total=1, unit="frames"):
             pass
+
+
+def test_batch_progress_counts_videos_and_sizes_the_bar_from_the_videos_started(capsys, monkeypatch):
+    """Two of three videos started (36 and 24 frames): the total counts the third at their mean (30)."""
+    monkeypatch.setenv("COLUMNS", "200")
+    with batch_progress(3) as (advance, status):
+        status({"videos": 3, "done": 0, "failed": 0, "totals": {0: 36, 1: 24}})
+        advance(frames=45, people=90)
+        status({"videos": 3, "done": 2, "failed": 1, "totals": {0: 36, 1: 24, 2: 30}})
+        advance(frames=45, people=90)
+    err = capsys.readouterr().err
+    assert "batch 2/3 videos, 1 failed" in err and "90/90" in err and "frames/s" in err
+    with batch_progress(3, enabled=False) as (advance, status):
+        advance(1, 1)
+        status({"videos": 3, "done": 0, "failed": 0, "totals": {}})
+    assert capsys.readouterr() == ("", "")
