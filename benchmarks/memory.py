@@ -4,6 +4,7 @@
         run()
     sampler.peak_rss, sampler.peak_pss    # KiB, summed over this process and its descendants
     peak_rss_self_kb()                    # this process's own high-water mark
+    proc_tree(pid)                        # pid and every process under it
 """
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import os
 import resource
 import threading
 
-def _proc_tree(root: int) -> list[int]:
+def proc_tree(root: int) -> list[int]:
+    """``root`` and every process under it (their pids, from each process's parent in /proc)."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -50,7 +52,7 @@ class TreeSampler:
 
     def _run(self):
         while not self._stop.is_set():
-            tree = _proc_tree(os.getpid())
+            tree = proc_tree(os.getpid())
             rss, pss = map(sum, zip(*(_memory_kb(p) for p in tree)))
             self.peak_rss, self.peak_pss = max(self.peak_rss, rss), max(self.peak_pss, pss)
             self.processes = max(self.processes, len(tree))

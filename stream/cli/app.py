@@ -122,7 +122,8 @@ def poses(
 
 @app.command()
 def info(
-    store: Annotated[Path, typer.Argument(help="A store written by `stream process` (OUT.zarr).")],
+    store: Annotated[str, typer.Argument(help="A store written by `stream process` (OUT.zarr, or a URL: "
+                                              "s3://bucket/OUT.zarr).")],
     top: Annotated[int, typer.Option(min=0, help="Tracks listed, longest first.")] = 10,
 ) -> None:
     """Summarise a store: source, frames done, fps, tracks (the longest) and recorded errors."""
@@ -205,7 +206,8 @@ def _parse_tracks(tracks: str | None) -> list[int] | None:
 
 @app.command("export")
 def export_command(
-    store: Annotated[Path, typer.Argument(help="A store written by `stream process` (OUT.zarr).")],
+    store: Annotated[str, typer.Argument(help="A store written by `stream process` (OUT.zarr, or a URL: "
+                                              "s3://bucket/OUT.zarr).")],
     format: Annotated[str, typer.Option("--format", "-f", help="bvh (one file per track), glb (all tracks, "
                                         "skinned and animated), npz (AMASS-style) or video (meshes over the video).")],
     out: Annotated[Path, typer.Option(help="A .glb / .mp4 file, or a folder for bvh and npz.")],

@@ -25,6 +25,7 @@ from stream.pose2d.stage import PoseStage
 from stream.smooth.online import TrackSmoother
 from stream.source.frames import Frame, FrameSource, FrameSourceError
 from stream.store.layout import StoreExistsError, StoreFormatError, StoreMismatchError, differences, json_value
+from stream.store.location import Location, as_location, store_exists
 from stream.store.read import open_store
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,7 @@ __all__ = ["Run", "RunSummary", "StoredState", "asset_paths", "check_store", "fi
 
 @dataclass(frozen=True)
 class RunSummary:
-    store: Path
+    store: Location       # a Path, or a URL
     frames: int           # frames in the store
     processed: int        # frames run through the mesh stage in this run (the rest were resumed)
     person_crops: int     # people regressed in this run
@@ -106,9 +107,11 @@ def fingerprints(cfg: PipelineConfig, paths: dict[str, Path], body_sha256: str) 
     return {"model_sha256": sha256_file(paths["checkpoint"]), "body_sha256": body_sha256, "pose2d": pose}
 
 
-def output_path(cfg: PipelineConfig) -> Path:
+def output_path(cfg: PipelineConfig) -> Location:
+    """The store: ``cfg.output`` (a path or a URL, ``s3://bucket/clip.zarr``), else ``<input stem>.zarr`` beside
+    a local input."""
     if cfg.output:
-        return Path(cfg.output)
+        return as_location(cfg.output)
     if not cfg.input or cfg.input == "-" or "://" in cfg.input:
         raise ValueError(f"input {cfg.input!r} has no file name to derive the store from; pass --out OUT.zarr")
     src = Path(cfg.input)
@@ -122,14 +125,14 @@ class StoredState(NamedTuple):
     camera: tuple[float, tuple[float, float]]    # (focal, principal_point) its rows are in
 
 
-def check_store(path: Path, cfg: PipelineConfig, fingerprints: dict, resume: bool, force: bool,
+def check_store(path: Location, cfg: PipelineConfig, fingerprints: dict, resume: bool, force: bool,
                 overwrite: bool) -> StoredState | None:
     """Before any work: may this run write ``path``? -> the store to continue, or None for a new store.
 
     An existing store needs ``resume`` (continue it) or ``overwrite`` (replace it); resuming needs the same
     result config and fingerprints unless ``force``. Each refusal raises with the reason and the fix.
     """
-    if not path.exists() or (overwrite and not resume):
+    if not store_exists(path) or (overwrite and not resume):
         return None
     try:
         store = open_store(path)
@@ -232,7 +235,7 @@ class Run:
             log.error("%s; keeping the %d frames decoded before it", err, decoded)
 
 
-def summarize(path: Path, processed: int, crops: int, start_time: float, workers: tuple = ()) -> RunSummary:
+def summarize(path: Location, processed: int, crops: int, start_time: float, workers: tuple = ()) -> RunSummary:
     with open_store(path) as store:
-        return RunSummary(Path(path), store.frames_done, processed, crops, len(store.track_ids()),
+        return RunSummary(as_location(path), store.frames_done, processed, crops, len(store.track_ids()),
                           store.errors, time.perf_counter() - start_time, workers)

@@ -7,10 +7,9 @@
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 from stream.smooth.online import TrackSmoother
 from stream.source.frames import FrameSourceError
+from stream.store.location import as_location
 from stream.store.read import open_store
 from stream.store.write import StoreWriter
 
@@ -28,7 +27,7 @@ class StoreSink:
     def __init__(self, path, *, config: dict, fingerprints: dict, source: dict, joint_set: str,
                  smoother: TrackSmoother | None = None, flush_frames: int = 64, resume: bool = False,
                  force: bool = False, overwrite: bool = False):
-        self.path, self.smoother = Path(path), smoother
+        self.path, self.smoother = as_location(path), smoother
         self._create = dict(source=source, joint_set=joint_set, config=config, fingerprints=fingerprints,
                             overwrite=overwrite, flush_frames=flush_frames,
                             smoothing=smoother.describe() if smoother is not None else None)

@@ -1,6 +1,7 @@
 """Frames in (one image, an image folder, a video or a live stream) and a video out, as uint8 BGR arrays::
 
-    source = FrameSource("clip.mp4")             # or "photo.jpg", "folder/", "-", "udp://127.0.0.1:5000"
+    source = FrameSource("clip.mp4")             # or "photo.jpg", "folder/", "-", "udp://127.0.0.1:5000",
+                                                 # "s3://bucket/clip.mp4"
     for frame in source:                         # Frame(index, name, time, bgr)
         frame.bgr                                # (H, W, 3) uint8 BGR
     with VideoWriter("out.mp4", fps=source.fps) as out:
@@ -12,10 +13,12 @@ only (``IMAGE_EXTENSIONS``), hidden files and sub-folders skipped. Images are re
 
 Videos and live streams are decoded with PyAV. A live input is ``-`` (an encoded stream on standard input:
 MPEG-TS, Matroska, NUT, ... as PyAV detects it), a named pipe (FIFO), or a URL whose scheme is in
-``LIVE_SCHEMES``. It is opened when iteration starts, can be iterated once, has no length and ``fps`` is
-known once the first frame is out. A network URL that sends nothing for ``live_timeout_s`` seconds, or a
-named pipe nothing is written to for that long, ends with ``LiveSourceError``; once data flows, standard
-input and pipes wait for their writer to send or close.
+``LIVE_SCHEMES`` (``stream.source.remote``). It is opened when iteration starts, can be iterated once, has
+no length and ``fps`` is known once the first frame is out. A network URL that sends nothing for
+``live_timeout_s`` seconds, or a named pipe nothing is written to for that long, ends with
+``LiveSourceError``; once data flows, standard input and pipes wait for their writer to send or close.
+A URL of another scheme (``s3://``, ``gs://``, ``memory://``, ...) is a video file read through fsspec
+(``stream.source.remote``); ``file://`` is a local path.
 
 A damaged or truncated video gives every frame it can, then raises ``FrameSourceError`` naming the file and
 the frames decoded: on a decoding error, or when the frames fall well short of the duration its header
@@ -44,11 +47,11 @@ import cv2
 import numpy as np
 
 from stream.pose2d.base import FrameError, as_bgr8
+from stream.source.remote import is_live_url, is_remote, open_remote
 
 log = logging.getLogger(__name__)
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".jp2", ".pgm", ".ppm"})
-LIVE_SCHEMES = ("udp", "rtp", "rtsp", "rtsps", "rtmp", "rtmps", "srt", "tcp", "http", "https")
 FALLBACK_FPS = 25.0   # frame step for frames without a timestamp when the stream states no rate
 
 
@@ -99,12 +102,6 @@ def list_images(folder) -> list[Path]:
                    and p.suffix.lower() in IMAGE_EXTENSIONS), key=_natural_key)
 
 
-def is_url(text: str) -> bool:
-    """Whether ``text`` is a URL of a live stream (its scheme is in ``LIVE_SCHEMES``)."""
-    scheme, sep, _ = text.partition("://")
-    return bool(sep) and scheme.lower() in LIVE_SCHEMES
-
-
 class FrameClock:
     """Frame times in seconds from presentation times (``None`` where a frame has none); rule in the module doc.
 
@@ -143,19 +140,26 @@ class FrameSource:
     """The frames of one input. ``kind`` is ``'image'``, ``'folder'``, ``'video'`` or ``'live'``.
 
     ``input``: an image, an image folder, a video file, ``-`` (standard input), a named pipe or a URL.
-    ``path`` is the input as a Path, None for standard input and URLs; ``input`` is the input as given.
+    ``path`` is the input as a Path, None for standard input and URLs; ``input`` is the input as given;
+    ``remote``: a video file behind an fsspec URL (``is_remote``).
     """
 
     def __init__(self, input, *, live_timeout_s: float = 10.0):
         if not live_timeout_s > 0:
             raise ValueError(f"live_timeout_s must be > 0 seconds, got {live_timeout_s!r}")
         self.input = str(input)
-        self.path = None if self.input == "-" or is_url(self.input) else Path(input)
+        self.remote = is_remote(self.input)
+        local = self.input[len("file://"):] if self.input.startswith("file://") else input
+        self.path = None if self.input == "-" or is_live_url(self.input) or self.remote else Path(local)
         self.live_timeout_s = live_timeout_s
         self.fps: float | None = None
         self.images: list[Path] = []
         self._frames: int | None = None
         self._started = False
+        if self.remote:
+            self.kind = "video"
+            self._probe_video()
+            return
         if self.path is None or self.path.is_fifo():
             self.kind = "live"
             if self.input == "-" and (sys.stdin is None or sys.stdin.isatty()):
@@ -179,14 +183,14 @@ class FrameSource:
             self._probe_video()
 
     def _probe_video(self) -> None:
-        if self.path.stat().st_size == 0:
+        if self.path is not None and self.path.stat().st_size == 0:
             raise FrameSourceError(f"video {self.path} is an empty file (0 bytes)")
         try:
-            with av.open(str(self.path)) as container:
+            with self._open_video() as container:
                 self._read_stream_info(container)
                 self._frames = container.streams.video[0].frames or None
         except av.FFmpegError as e:
-            raise FrameSourceError(f"{self.path} could not be opened as a video ({e}); expected a video file "
+            raise FrameSourceError(f"{self.input} could not be opened as a video ({e}); expected a video file "
                                    f"or an image ({', '.join(sorted(IMAGE_EXTENSIONS))})") from None
 
     def _read_stream_info(self, container) -> av.VideoStream:
@@ -218,9 +222,23 @@ class FrameSource:
         return self._decode()
 
     @contextlib.contextmanager
+    def _open_video(self):
+        """The container of a video file: a local path, or the object behind an fsspec URL."""
+        if not self.remote:
+            with av.open(str(self.path)) as container:
+                yield container
+            return
+        try:
+            file = open_remote(self.input)
+        except (FileNotFoundError, ImportError, ValueError) as e:
+            raise (FrameSourceNotFoundError if isinstance(e, FileNotFoundError) else FrameSourceError)(str(e)) from None
+        with file, av.open(file) as container:
+            yield container
+
+    @contextlib.contextmanager
     def _open(self):
         if self.kind == "video":
-            with av.open(str(self.path)) as container:
+            with self._open_video() as container:
                 yield container
         elif self.path is not None:
             with self._open_fifo() as pipe, av.open(pipe) as container:
@@ -275,12 +293,12 @@ class FrameSource:
         else:
             return
         if span < stated - max(0.25, 0.1 * stated):   # slack for loose header durations and rounding
-            raise FrameSourceError(f"video {self.path} ends after {n} frames ({span:.2f} s) but its header says "
+            raise FrameSourceError(f"video {self.input} ends after {n} frames ({span:.2f} s) but its header says "
                                    f"{stated:.2f} s; the file looks truncated (an interrupted copy or download)")
 
     def _failed(self, err: av.FFmpegError, n: int, opened: bool) -> FrameSourceError:
         if self.kind == "video":
-            return FrameSourceError(f"video {self.path}: decoding failed after {n} frames ({err}); the file is "
+            return FrameSourceError(f"video {self.input}: decoding failed after {n} frames ({err}); the file is "
                                     "damaged or truncated")
         why = f"no data for {self.live_timeout_s:g} s" if isinstance(err, av.ExitError) else (err.strerror or str(err))
         when = f"stopped after {n} frames" if n else "sent no frames" if opened else "could not be opened"

@@ -21,6 +21,9 @@ Read (``stream.store.read``)::
     for track in store:                                  # Track: frame, time, smpl_pose (T, 24, 3), ...
         ...
 
+Where: a local folder or an fsspec URL (``s3://bucket/out.zarr``; endpoint and credentials from the
+environment, e.g. ``AWS_ENDPOINT_URL``): ``stream.store.location`` (``store_exists``, ``as_location``).
+
 Layout, fill values and the commit rule: ``stream.store.layout``. Camera and ``cam_trans``:
 ``CAMERA_CONVENTION`` (also stored in ``attrs["camera"]["convention"]``): camera-frame vertices =
 ``body(smpl_pose, smpl_betas).vertices + cam_trans``. A store of a synthetic crowd's ground truth:
@@ -29,9 +32,11 @@ Layout, fill values and the commit rule: ``stream.store.layout``. Camera and ``c
 from stream.store.layout import (CAMERA_CONVENTION, FORMAT, FRAME_ARRAYS, PERSON_FIELDS, TRACK_ARRAYS, FrameOrderError,
                                  StoreExistsError, StoreFormatError, StoreInputError, StoreMismatchError,
                                  StoreNotFoundError)
+from stream.store.location import Location, as_location, is_url, store_exists
 from stream.store.read import Store, Track, TrackSummary, info_lines, open_store
 from stream.store.write import StoreWriter
 
-__all__ = ["CAMERA_CONVENTION", "FORMAT", "FRAME_ARRAYS", "PERSON_FIELDS", "TRACK_ARRAYS", "FrameOrderError", "Store",
-           "StoreExistsError", "StoreFormatError", "StoreInputError", "StoreMismatchError", "StoreNotFoundError",
-           "StoreWriter", "Track", "TrackSummary", "info_lines", "open_store"]
+__all__ = ["CAMERA_CONVENTION", "FORMAT", "FRAME_ARRAYS", "PERSON_FIELDS", "TRACK_ARRAYS", "FrameOrderError",
+           "Location", "Store", "StoreExistsError", "StoreFormatError", "StoreInputError", "StoreMismatchError",
+           "StoreNotFoundError", "StoreWriter", "Track", "TrackSummary", "as_location", "info_lines", "is_url",
+           "open_store", "store_exists"]

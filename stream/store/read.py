@@ -1,6 +1,6 @@
 """Reading a store: tracks as numpy arrays.
 
-    store = open_store("out.zarr")
+    store = open_store("out.zarr")                              # or a URL: "s3://bucket/out.zarr"
     store.frames_done, store.complete, store.fps, len(store)    # len = frames in the store
     time, n_people = store.frames()                             # (N,) f64 seconds, (N,) i16
     for track in store:                                         # Track, in id order
@@ -14,12 +14,11 @@ of those frames (rows a running or killed writer put past them are left out). Re
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
-
 import numpy as np
 import zarr
 
 from stream.store.layout import FORMAT, StoreFormatError, StoreNotFoundError, committed_rows, track_arrays
+from stream.store.location import Location, as_location, store_exists, zarr_store
 
 
 @dataclass(frozen=True, eq=False)
@@ -52,17 +51,21 @@ class TrackSummary:
     length: int              # frames with a row (<= last_frame - first_frame + 1)
 
 
-def open_root(path, mode: str = "r") -> tuple[zarr.Group, Path]:
-    """The root group of a crowdmesh store, checked; StoreNotFoundError / StoreFormatError naming the path."""
-    path = Path(path)
-    if not path.exists():
-        raise StoreNotFoundError(f"store {path} does not exist; expected a folder written by `stream process` "
-                                 "(e.g. out.zarr)")
-    if not (path / "zarr.json").is_file():
+def open_root(path, mode: str = "r") -> tuple[zarr.Group, Location]:
+    """The root group of a crowdmesh store and its location (a Path, or a str URL), checked.
+
+    ``path``: a local folder or an fsspec URL (``stream.store.location``). StoreNotFoundError /
+    StoreFormatError naming the path or URL.
+    """
+    path = as_location(path)
+    if not store_exists(path):
+        raise StoreNotFoundError(f"store {path} does not exist; expected a store written by `stream process` "
+                                 "(e.g. out.zarr or s3://bucket/out.zarr)")
+    if not store_exists(path, "zarr.json"):
         raise StoreFormatError(f"{path} is not a Zarr v3 group (no zarr.json); expected a crowdmesh store written "
                                "by `stream process`")
     try:
-        root = zarr.open_group(path, mode=mode, zarr_format=3)
+        root = zarr.open_group(zarr_store(path, read_only=mode == "r"), mode=mode, zarr_format=3)
     except (ValueError, TypeError, KeyError, FileNotFoundError) as err:
         raise StoreFormatError(f"{path} is not a readable Zarr v3 group ({err}); expected a crowdmesh store") from None
     attrs = root.attrs.asdict()
@@ -78,7 +81,7 @@ def open_root(path, mode: str = "r") -> tuple[zarr.Group, Path]:
 class Store:
     """A crowdmesh store opened for reading (use ``open_store``)."""
 
-    def __init__(self, root: zarr.Group, path: Path):
+    def __init__(self, root: zarr.Group, path: Location):
         self.path, self._root = path, root
         self.attrs: dict = dict(root.attrs.asdict())
         done = self.frames_done
@@ -184,7 +187,8 @@ class Store:
 
 
 def open_store(path) -> Store:
-    """Open a store for reading; StoreNotFoundError (FileNotFoundError) or StoreFormatError (ValueError)."""
+    """Open a store (a local folder or a URL) for reading; StoreNotFoundError (FileNotFoundError) or
+    StoreFormatError (ValueError)."""
     root, path = open_root(path, mode="r")
     return Store(root, path)
 

@@ -16,12 +16,16 @@ local store replaces every file atomically, so a writer killed at any point leav
 ``frames_done`` frames are complete; rows past them are ignored by the reader and removed by
 ``resume``. ``fsync=True`` also forces each flush's files to disk before the progress is written
 (survives a power loss, costs a sync per file).
+
+The store may also be an fsspec URL (``s3://bucket/out.zarr``; ``stream.store.location``): the same layout
+and commit rule, as objects. Each object write is atomic on an object store and kept once acknowledged, so
+the rule holds without ``fsync``, which applies to local stores only. ``resume`` deletes the objects past
+``frames_done`` through the URL's fsspec filesystem.
 """
 from __future__ import annotations
 
 import logging
 import os
-import shutil
 from collections import defaultdict
 from pathlib import Path
 
@@ -32,6 +36,7 @@ from stream.store.checks import check_camera, check_joint_set, check_source, jso
 from stream.store.layout import (COMPRESSOR, FORMAT, FRAME_ARRAYS, FrameOrderError, StoreExistsError,
                                  StoreFormatError, StoreInputError, StoreMismatchError, committed_rows,
                                  crowdmesh_version, differences, track_arrays)
+from stream.store.location import Location, as_location, children, listing, remove, store_exists, zarr_store
 from stream.store.read import open_root
 
 log = logging.getLogger(__name__)
@@ -40,8 +45,9 @@ log = logging.getLogger(__name__)
 class StoreWriter:
     """Appends frames to one store; use ``StoreWriter.create`` or ``StoreWriter.resume`` in a ``with``."""
 
-    def __init__(self, root: zarr.Group, path: Path, *, flush_frames: int, fsync: bool):
-        self.path, self._root, self._fsync = path, root, fsync
+    def __init__(self, root: zarr.Group, path: Location, *, flush_frames: int, fsync: bool):
+        self.path, self._root = path, root
+        self._fsync = fsync and isinstance(path, Path)  # a URL store's object writes need no fsync
         if not isinstance(flush_frames, int) or flush_frames < 1:
             raise StoreInputError(f"flush_frames = {flush_frames!r}: expected a whole number of frames >= 1")
         self.flush_frames = flush_frames
@@ -49,12 +55,14 @@ class StoreWriter:
         self._num_keypoints = int(self._attrs["num_keypoints"])
         self._arrays = track_arrays(self._attrs)             # per-track arrays, "frame" first
         self.smoothed = self._attrs.get("smoothing") is not None  # tracks also keep smooth_* arrays
-        self._chunk = int(root["frames/time"].chunks[0])
+        # opened once: each lookup reads metadata, a request on an object store
+        self._tracks, self._time, self._n_people = root["tracks"], root["frames/time"], root["frames/n_people"]
+        self._chunk = int(self._time.chunks[0])
         self._frames: list[tuple[float, int]] = []          # buffered (time, n_people)
         self._rows: dict[int, dict[str, list]] = {}         # buffered rows per track
         self._spans: dict[int, list[int]] = {}              # [first_frame, last_frame] of every stored track
         self._open: dict[int, tuple] = {}                   # (group, arrays) of the tracks of the last flush
-        for group_name, group in root["tracks"].groups():
+        for group_name, group in self._tracks.groups():
             self._spans[int(group_name)] = [int(group.attrs["first_frame"]), int(group.attrs["last_frame"])]
 
     # -- opening ---------------------------------------------------------------------------------
@@ -62,7 +70,7 @@ class StoreWriter:
     def create(cls, path, *, source: dict, camera: dict, joint_set: str, config: dict, fingerprints: dict,
                num_keypoints: int | None = None, smoothing: dict | None = None, flush_frames: int = 64,
                chunk_frames: int = 256, fsync: bool = False, overwrite: bool = False) -> StoreWriter:
-        """A new, empty store at ``path`` (a folder ``*.zarr``).
+        """A new, empty store at ``path`` (a folder ``*.zarr``, or a URL such as ``s3://bucket/out.zarr``).
 
         source: ``path``, ``fps``, ``size`` (w, h), ``frame_count`` (each may be None when unknown; more
         keys are kept); camera: ``focal`` (f or (fx, fy)) and ``principal_point`` (cx, cy) in pixels of
@@ -71,8 +79,8 @@ class StoreWriter:
         smoothing filter's parameters (``TrackSmoother.describe()``, kept in ``attrs["smoothing"]``): every
         track then also stores ``smooth_smpl_pose`` and ``smooth_cam_trans``, which ``add_frame`` requires.
         """
-        path = Path(path)
-        if path.exists() and not overwrite:
+        path = as_location(path)
+        if store_exists(path) and not overwrite:
             raise StoreExistsError(f"store {path} already exists; resume it (StoreWriter.resume / --resume), "
                                    "pass overwrite=True to replace it, or choose another path")
         if not isinstance(chunk_frames, int) or chunk_frames < 1:
@@ -84,9 +92,9 @@ class StoreWriter:
             "num_keypoints": check_joint_set(joint_set, num_keypoints),
             "smoothing": None if smoothing is None else json_dict(smoothing, "smoothing"),
             "progress": {"frames_done": 0, "complete": False}, "errors": [], "resumes": []}
-        if path.exists():
+        if store_exists(path):
             _remove_store(path)
-        root = zarr.open_group(path, mode="w", attributes=attrs, zarr_format=3)
+        root = zarr.open_group(zarr_store(path, read_only=False), mode="w", attributes=attrs, zarr_format=3)
         frames = root.create_group("frames")
         for name, spec in FRAME_ARRAYS.items():
             frames.create_array(name, shape=(0,), chunks=(chunk_frames,), dtype=spec.dtype, fill_value=spec.fill,
@@ -200,7 +208,7 @@ class StoreWriter:
         self.flush()
         self._attrs["progress"] = {"frames_done": self.frames_done, "complete": True}
         self._root.attrs.put(self._attrs)
-        self._sync([self.path / "zarr.json"])
+        self._sync(["zarr.json"])
 
     def flush(self) -> None:
         """Append the buffered frames: track rows, then frames/*, then ``progress.frames_done``."""
@@ -210,18 +218,18 @@ class StoreWriter:
         written = [self._flush_track(track_id) for track_id in sorted(self._rows)]
         touched = [path for _, paths in written for path in paths]
         times, counts = zip(*self._frames)
-        touched += self._append(self._root["frames/time"], np.array(times, np.float64))
-        touched += self._append(self._root["frames/n_people"], np.array(counts, np.int16))
+        touched += self._append(self._time, np.array(times, np.float64))
+        touched += self._append(self._n_people, np.array(counts, np.int16))
         self._sync(touched)
         self._attrs["progress"] = {"frames_done": new_done, "complete": False}
         self._root.attrs.put(self._attrs)
-        self._sync([self.path / "zarr.json"])
+        self._sync(["zarr.json"])
         log.debug("store %s: frames %d..%d flushed (%d tracks)", self.path, done, new_done - 1, len(self._rows))
         self._open = {track_id: opened for track_id, (opened, _) in zip(sorted(self._rows), written)}
         self._frames, self._rows = [], {}  # keep the arrays of the tracks still going, not of every track
 
-    def _flush_track(self, track_id: int) -> tuple[tuple, list[Path]]:
-        """Append one track's buffered rows and its last_frame; returns (group, arrays) and the files written."""
+    def _flush_track(self, track_id: int) -> tuple[tuple, list[str]]:
+        """Append one track's buffered rows and its last_frame; returns (group, arrays) and the keys written."""
         buffer = self._rows[track_id]
         group, arrays = self._track(track_id, int(buffer["frame"][0]))
         touched = []
@@ -230,18 +238,17 @@ class StoreWriter:
         self._spans[track_id][1] = int(buffer["frame"][-1])
         group.attrs.put({"track_id": track_id, "first_frame": self._spans[track_id][0],
                          "last_frame": self._spans[track_id][1]})
-        return (group, arrays), touched + [self.path / "tracks" / str(track_id) / "zarr.json"]
+        return (group, arrays), touched + [f"tracks/{track_id}/zarr.json"]
 
     def _track(self, track_id: int, first_frame: int) -> tuple[zarr.Group, dict[str, zarr.Array]]:
         """The group and arrays of a track, created at its first flush."""
         if track_id in self._open:
             return self._open[track_id]
-        tracks = self._root["tracks"]
         if track_id in self._spans:
-            group = tracks[str(track_id)]
+            group = self._tracks[str(track_id)]
             return group, {name: group[name] for name in self._arrays}
-        group = tracks.create_group(str(track_id), attributes={"track_id": track_id, "first_frame": first_frame,
-                                                               "last_frame": first_frame})
+        attrs = {"track_id": track_id, "first_frame": first_frame, "last_frame": first_frame}
+        group = self._tracks.create_group(str(track_id), attributes=attrs)
         self._spans[track_id] = [first_frame, first_frame]
         arrays = {}
         for name, spec in self._arrays.items():
@@ -251,20 +258,20 @@ class StoreWriter:
                                               dimension_names=spec.dims)
         return group, arrays
 
-    def _append(self, array: zarr.Array, rows: np.ndarray) -> list[Path]:
-        """Append rows; returns the files written (for ``fsync``)."""
+    def _append(self, array: zarr.Array, rows: np.ndarray) -> list[str]:
+        """Append rows; returns the keys written, relative to the store (for ``fsync``)."""
         start = array.shape[0]
         array.append(rows.astype(array.dtype, copy=False))
         if not self._fsync:
             return []
-        folder = self.path / array.path
-        zeros = ["0"] * (array.ndim - 1)
-        return [folder / "zarr.json"] + [folder.joinpath("c", str(i), *zeros)
-                                         for i in range(start // self._chunk, (array.shape[0] - 1) // self._chunk + 1)]
+        zeros, chunks = "/0" * (array.ndim - 1), range(start // self._chunk, (array.shape[0] - 1) // self._chunk + 1)
+        return [f"{array.path}/zarr.json"] + [f"{array.path}/c/{i}{zeros}" for i in chunks]
 
-    def _sync(self, files: list[Path]) -> None:
+    def _sync(self, keys: list[str]) -> None:
+        """fsync the files of a local store at ``keys`` and the folders holding them."""
         if not self._fsync:
             return
+        files = [self.path / key for key in keys]
         for path in {*files, *(f.parent for f in files)}:  # the files, then the folders holding their names
             if path.exists():
                 _fsync(path)
@@ -278,53 +285,53 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-def _truncate_store(root: zarr.Group, path: Path, frames_done: int) -> None:
+def _truncate_store(root: zarr.Group, path: Location, frames_done: int) -> None:
     """Cut every array to the rows of frames < frames_done; drop tracks that start later (idempotent)."""
-    for leftover in path.rglob("*.partial"):  # temporary files of writes a killed writer left unfinished
-        leftover.unlink(missing_ok=True)
+    keys = listing(path)  # (".partial": the temporary files of writes a killed writer left unfinished)
+    remove(path, [key for key in keys if key.endswith(".partial")])
     for name in FRAME_ARRAYS:
-        _truncate(root[f"frames/{name}"], frames_done, path / "frames" / name)
+        _truncate(root[f"frames/{name}"], frames_done, path, children(keys, f"frames/{name}/c"))
     arrays = track_arrays(root.attrs.asdict())
-    tracks_dir = path / "tracks"
-    for entry in sorted(p for p in tracks_dir.iterdir() if p.is_dir()):
-        group = root["tracks"].get(entry.name) if (entry / "zarr.json").is_file() else None
+    for track in sorted(name for name, is_dir in children(keys, "tracks").items() if is_dir):
+        group = root["tracks"].get(track) if f"tracks/{track}/zarr.json" in keys else None
         if group is None or int(group.attrs.get("first_frame", frames_done)) >= frames_done \
                 or any(name not in group for name in arrays):
-            _remove_track(entry)
+            _remove_track(path, track)
             continue
         rows = committed_rows(group["frame"][:], frames_done)
         for name in arrays:
             if group[name].shape[0] < rows:
-                raise StoreFormatError(f"store {path}: track {entry.name} has {group[name].shape[0]} rows of "
-                                         f"{name} but {rows} frames before frame {frames_done}; the store is "
-                                         "damaged, write a new one")
-            _truncate(group[name], rows, entry / name)
+                raise StoreFormatError(f"store {path}: track {track} has {group[name].shape[0]} rows of "
+                                       f"{name} but {rows} frames before frame {frames_done}; the store is "
+                                       "damaged, write a new one")
+            _truncate(group[name], rows, path, children(keys, f"tracks/{track}/{name}/c"))
         group.attrs.put({**group.attrs.asdict(), "last_frame": int(group["frame"][rows - 1])})
 
 
-def _remove_store(path: Path) -> None:
+def _remove_store(path: Location) -> None:
     """Delete a crowdmesh store (``overwrite=True``); anything else at the path is left alone."""
     try:
         open_root(path)
     except ValueError:
-        if not (path.is_dir() and not any(path.iterdir())):
+        empty = path.is_dir() and not any(path.iterdir()) if isinstance(path, Path) else not listing(path)
+        if not empty:
             raise StoreExistsError(f"{path} exists and is not a crowdmesh store; overwrite=True only replaces a "
                                    "store: remove it yourself or choose another path") from None
-    shutil.rmtree(path)
+    remove(path, [""])
 
 
-def _remove_track(folder: Path) -> None:
-    log.debug("removing %s (starts at or after the last durable frame)", folder)
-    (folder / "zarr.json").unlink(missing_ok=True)  # first: a half-removed folder is no group
-    shutil.rmtree(folder)
+def _remove_track(path: Location, track: str) -> None:
+    log.debug("removing track %s of %s (starts at or after the last durable frame)", track, path)
+    remove(path, [f"tracks/{track}/zarr.json"])  # first: a half-removed folder is no group
+    remove(path, [f"tracks/{track}"])
 
 
-def _truncate(array: zarr.Array, rows: int, folder: Path) -> None:
-    """Cut ``array`` (stored in ``folder``) to ``rows``, leaving nothing behind its end.
+def _truncate(array: zarr.Array, rows: int, path: Location, chunks: dict[str, bool]) -> None:
+    """Cut ``array`` to ``rows``, leaving nothing behind its end; ``chunks``: the entries of its ``c`` folder.
 
     Zarr keeps the rest of the last chunk and any chunk file past the shape it knew; growing the array
     again would show their stale rows. So: fill the last chunk's rows past ``rows``, delete every later
-    chunk file, then set the shape. A crash at any step leaves a state the same call repairs.
+    chunk file (or folder), then set the shape. A crash at any step leaves a state the same call repairs.
     """
     chunk = array.chunks[0]
     end = -(-rows // chunk) * chunk
@@ -332,12 +339,6 @@ def _truncate(array: zarr.Array, rows: int, folder: Path) -> None:
         if array.shape[0] != end:
             array.resize((end, *array.shape[1:]))
         array[rows:end] = np.full((end - rows, *array.shape[1:]), array.fill_value, array.dtype)
-    chunks = folder / "c"
-    for entry in chunks.iterdir() if chunks.is_dir() else ():
-        if entry.name.isdigit() and int(entry.name) >= end // chunk:
-            if entry.is_dir():
-                shutil.rmtree(entry)
-            else:
-                entry.unlink()
+    remove(path, [f"{array.path}/c/{name}" for name in chunks if name.isdigit() and int(name) >= end // chunk])
     if array.shape[0] != rows:
         array.resize((rows, *array.shape[1:]))

@@ -8,7 +8,8 @@ FIELDS = ("frame", "smpl_pose", "smpl_betas", "cam_trans", "joints3d", "keypoint
 
 def read_tracks(path) -> dict[int, dict[str, np.ndarray]]:
     with open_store(path) as store:
-        return {t: {k: np.asarray(getattr(store.track(t), k)) for k in FIELDS} for t in store.track_ids()}
+        tracks = [store.track(t) for t in store.track_ids()]  # each read once: a store at a URL reads by request
+        return {track.track_id: {k: np.asarray(getattr(track, k)) for k in FIELDS} for track in tracks}
 
 
 def assert_same_store(a, b, atol=1e-5, pixel_atol=None):

@@ -11,6 +11,7 @@ import numpy as np
 import zarr
 
 from stream.store import StoreWriter
+from stream.store.location import as_location, zarr_store
 
 SOURCE = {"path": "clip.mp4", "fps": 25.0, "size": [320, 240], "frame_count": 100}
 CAMERA = {"focal": 400.0, "principal_point": [160.0, 120.0]}
@@ -43,18 +44,24 @@ def create(path, **kwargs) -> StoreWriter:
                               fingerprints=FINGERPRINTS, **options)
 
 
-def write(path, frames=range(FRAMES), writer=None, finish=True, **kwargs) -> Path:
+def write(path, frames=range(FRAMES), writer=None, finish=True, **kwargs) -> Path | str:
+    """Write ``frames`` to the store at ``path``; returns its location (a Path, or the URL)."""
     with (writer or create(path, **kwargs)) as w:
         for t in frames:
             w.add_frame(t, t / 25.0, frame_people(t))
         if finish:
             w.finish()
-    return Path(path)
+    return as_location(path)
+
+
+def open_group(path) -> zarr.Group:
+    """The root group of a store (a local path or a URL), read with plain zarr."""
+    return zarr.open_group(zarr_store(as_location(path), read_only=True), mode="r")
 
 
 def zarr_arrays(path) -> dict[str, np.ndarray]:
     """Every array of a store by its path, read with plain zarr."""
-    root = zarr.open_group(path, mode="r")
+    root = open_group(path)
     return {name: node[:] for name, node in root.members(max_depth=None) if isinstance(node, zarr.Array)}
 
 
@@ -64,7 +71,7 @@ def assert_same_store(a, b):
     for name in arrays_a:
         assert arrays_a[name].dtype == arrays_b[name].dtype, name
         np.testing.assert_array_equal(arrays_a[name], arrays_b[name], err_msg=name)
-    root_a, root_b = zarr.open_group(a, mode="r"), zarr.open_group(b, mode="r")
+    root_a, root_b = open_group(a), open_group(b)
     assert root_a.attrs["progress"] == root_b.attrs["progress"]
     for track_id, group in root_a["tracks"].groups():
         assert group.attrs.asdict() == root_b[f"tracks/{track_id}"].attrs.asdict()
