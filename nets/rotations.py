@@ -5,6 +5,8 @@
     q = axis_angle_to_quaternion(aa)        # (..., 3) -> (..., 4) x, y, z, w, unit
     aa = quaternion_to_axis_angle(q)        # (..., 4) -> (..., 3), angle in [0, pi]
     q = continuous_quaternions(q)           # (T, ..., 4): sign flips removed along T
+    q = quaternion_multiply(a, b)           # (..., 4), (..., 4) -> (..., 4): the rotation a after b
+    q = quaternion_conjugate(q)             # (..., 4): the inverse rotation of a unit quaternion
     angles = matrix_to_euler(R, "ZXY")      # (T, ..., 3, 3) -> (T, ..., 3) radians, continuous along T
     R = euler_to_matrix(angles, "ZXY")      # R = R_Z(a0) @ R_X(a1) @ R_Y(a2)
 
@@ -100,6 +102,23 @@ def vector_dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     for k in range(1, a.shape[-1]):
         out = out + a[..., k] * b[..., k]
     return out
+
+
+def quaternion_multiply(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(..., 4), (..., 4) quaternions (x, y, z, w) -> (..., 4) Hamilton product ``a b`` (rotate by b, then a)."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    ax, ay, az, aw = a[..., 0], a[..., 1], a[..., 2], a[..., 3]
+    bx, by, bz, bw = b[..., 0], b[..., 1], b[..., 2], b[..., 3]
+    return np.stack([aw * bx + ax * bw + ay * bz - az * by,
+                     aw * by - ax * bz + ay * bw + az * bx,
+                     aw * bz + ax * by - ay * bx + az * bw,
+                     aw * bw - ax * bx - ay * by - az * bz], -1)
+
+
+def quaternion_conjugate(q: np.ndarray) -> np.ndarray:
+    """(..., 4) quaternions (x, y, z, w) -> (..., 4) conjugates (the inverse rotations of unit quaternions)."""
+    q = np.asarray(q, dtype=np.float64)
+    return np.concatenate([-q[..., :3], q[..., 3:]], -1)
 
 
 def continuous_quaternions(q: np.ndarray) -> np.ndarray:

@@ -12,6 +12,7 @@ from stream.cli.errors import fail
 from stream.cli.logs import ray_log_path, setup_logging
 from stream.cli.batch import batch
 from stream.cli.process import demo, process
+from stream.cli.smooth import smooth
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="crowdmesh: 3D SMPL motion for every person in crowd images and videos.")
@@ -221,8 +222,11 @@ def export_command(
     joint_regressor_extra: Annotated[Optional[Path], typer.Option(help="J_regressor_extra.npy.")] = None,
     standin: Annotated[bool, typer.Option(help="Use the synthetic stand-in body (the default for stores that "
                                                "record it, e.g. the demo's and synthetic crowds').")] = False,
-    smoothed: Annotated[bool, typer.Option(help="Export the smoothed pose and translation (stores written with "
-                                               "smoothing.enabled=true).")] = False,
+    raw: Annotated[bool, typer.Option(help="Export the raw values (default: the offline-smoothed ones where the "
+                                          "store has them, `stream smooth`, else the online-smoothed ones, else "
+                                          "the raw ones).")] = False,
+    smoothed: Annotated[bool, typer.Option(help="As the default, but an error for a store without smoothed "
+                                                "values.")] = False,
     progress: Annotated[bool, typer.Option(help="Progress bar (--format video).")] = True,
 ) -> None:
     """Export a store's tracks as BVH, GLB, AMASS-style npz or an overlay video."""
@@ -236,6 +240,8 @@ def export_command(
             raise ValueError(f"--format {format!r}: expected one of {', '.join(FORMATS)}")
         if units not in ("m", "cm"):
             raise ValueError(f"--units {units!r}: expected m or cm")
+        if raw and smoothed:
+            raise ValueError("--raw and --smoothed: expected one of them at most")
         ids = _parse_tracks(tracks)
         opened = open_store(store)
         if standin:
@@ -249,14 +255,15 @@ def export_command(
             body = BodyModel.from_files(smpl or defaults["smpl"],
                                         joint_regressor_extra or defaults["joint_regressor_extra"])
         summary = export_store(opened, body, format, out, tracks=ids, min_length=min_length, video=video,
-                               bvh_scale=100.0 if units == "cm" else 1.0, smoothed=smoothed, progress=progress)
+                               bvh_scale=100.0 if units == "cm" else 1.0, progress=progress,
+                               values="raw" if raw else "smoothed" if smoothed else "auto")
     except (AssetError, OSError, ValueError, KeyError, pickle.UnpicklingError) as err:
         fail(err)
     for note in summary.notes:
         typer.secho(f"note: {note}", fg=typer.colors.YELLOW, err=True)
     where = summary.paths[0] if len(summary.paths) == 1 else summary.paths[0].parent
     typer.echo(f"{len(summary.tracks)} tracks ({', '.join(map(str, summary.tracks))}) -> {where} "
-               f"({len(summary.paths)} file{'s' if len(summary.paths) > 1 else ''}, {format})")
+               f"({len(summary.paths)} file{'s' if len(summary.paths) > 1 else ''}, {format}, {summary.values} values)")
 
 
 assets_app = typer.Typer(add_completion=False, help="Known downloadable weights (mmpose RTMO checkpoints).")
@@ -304,6 +311,7 @@ def assets_get(
 app.command()(process)    # the pipeline commands live in stream.cli.process
 app.command()(batch)
 app.command()(demo)
+app.command()(smooth)    # stream.cli.smooth
 
 
 if __name__ == "__main__":

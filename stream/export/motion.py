@@ -28,6 +28,7 @@ import numpy as np
 from nets.joints import SMPL30
 from nets.rotations import axis_angle_to_matrix, matrix_to_axis_angle, matrix_to_quaternion, quaternion_to_matrix, slerp
 from stream.mesh.render import person_colors
+from stream.smooth.offline import interpolation
 
 CAMERA_TO_EXPORT = np.diag([1.0, -1.0, -1.0])
 JOINT_NAMES = SMPL30[:24]
@@ -61,7 +62,8 @@ class TrackMotion:
 
     frame (T,) int video frame indices, strictly increasing (gaps allowed); time (T,) seconds from the
     video start, strictly increasing; poses (T, 24, 3) axis-angle, root first; trans (T, 3) SMPL
-    translation (``body(poses, betas, trans)`` is the camera-frame mesh); betas (10,).
+    translation (``body(poses, betas, trans)`` is the camera-frame mesh); betas (10,); observed (T,) bool,
+    False for a frame filled between sightings (offline smoothing; None: every frame was seen).
     """
     track_id: int
     frame: np.ndarray
@@ -69,11 +71,14 @@ class TrackMotion:
     poses: np.ndarray
     trans: np.ndarray
     betas: np.ndarray
+    observed: np.ndarray | None = None
 
     def __post_init__(self):
         frame = np.asarray(self.frame)
         T = len(frame)
         name = f"track {self.track_id}"
+        if self.observed is not None and np.shape(self.observed) != (T,):
+            raise ExportError(f"{name}: observed has shape {np.shape(self.observed)}, expected ({T},) (T = {T} frames)")
         shapes = {"frame": (T,), "time": (T,), "poses": (T, 24, 3), "trans": (T, 3), "betas": (10,)}
         for key, shape in shapes.items():
             value = np.asarray(getattr(self, key))
@@ -165,25 +170,25 @@ def pose_skeleton(motion: TrackMotion, body) -> Skeleton:
 def fill_gaps(motion: TrackMotion) -> tuple[TrackMotion, np.ndarray]:
     """The track on every video frame from its first to its last -> (motion, observed (T',) bool).
 
-    Frames missing inside the track are filled by interpolation between the neighbouring observed frames:
-    rotations by slerp, translation and time linearly.
-    Formats with a fixed frame rate (BVH, AMASS) need this; glTF keeps only the observed keys.
+    Frames missing inside the track are filled by interpolation between the neighbouring rows: rotations by
+    slerp, translation and time linearly; ``observed`` is False there and where ``motion.observed`` is.
+    Formats with a fixed frame rate (BVH, AMASS) need this; glTF keeps only the track's own keys.
     """
     frames = np.arange(motion.frame[0], motion.frame[-1] + 1)
-    observed = np.isin(frames, motion.frame)
-    if observed.all():
+    has_row = np.isin(frames, motion.frame)
+    observed = has_row.copy()
+    if motion.observed is not None:
+        observed[has_row] = np.asarray(motion.observed, dtype=bool)
+    if has_row.all():
         return motion, observed
-    hi = np.clip(np.searchsorted(motion.frame, frames), 1, motion.length - 1)
-    lo = hi - 1
-    w = (frames - motion.frame[lo]) / (motion.frame[hi] - motion.frame[lo])
-    w = np.where(frames == motion.frame[lo], 0.0, np.clip(w, 0.0, 1.0))
+    lo, hi, w = interpolation(motion.frame, frames)
     q = matrix_to_quaternion(axis_angle_to_matrix(motion.poses))
     q = slerp(q[lo], q[hi], np.broadcast_to(w[:, None], q[lo].shape[:-1]))
     poses = matrix_to_axis_angle(quaternion_to_matrix(q))
-    poses[observed] = motion.poses                        # observed frames exactly as stored
+    poses[has_row] = motion.poses                         # the track's rows exactly as given
     trans = motion.trans[lo] * (1 - w[:, None]) + motion.trans[hi] * w[:, None]
-    trans[observed] = motion.trans
+    trans[has_row] = motion.trans
     time = motion.time[lo] * (1 - w) + motion.time[hi] * w
-    time[observed] = motion.time
+    time[has_row] = motion.time
     return TrackMotion(track_id=motion.track_id, frame=frames, time=time, poses=poses, trans=trans,
-                       betas=motion.betas), observed
+                       betas=motion.betas, observed=observed), observed

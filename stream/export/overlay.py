@@ -4,11 +4,13 @@
     summary = write_overlay(store, body, "overlay.mp4", video="moved/clip.mp4", tracks=[3, 7])
     summary.background                                               # "video" or "plain"
 
-Each stored frame ``n`` is drawn with the meshes of the tracks that have a row at ``n``: the store's
-per-frame values ``body(smpl_pose, smpl_betas).vertices + cam_trans`` (camera frame, see
-``stream.store.CAMERA_CONVENTION``) through the store's full-image pinhole camera, by the project's
-z-buffer rasteriser (``nets.synth.rasterize``: Lambert shading, people hide each other per pixel), blended
-with ``alpha`` over the frame. The track id is written at the top-left corner of the track's box, in the
+Each stored frame ``n`` is drawn with the meshes of the tracks that have a row at ``n`` in the values
+``values`` picks (``stream.export.tracks.VALUES``; offline-smoothed ones have rows at filled frames too,
+labelled at the box interpolated between sightings): the store's per-frame values
+``body(smpl_pose, smpl_betas).vertices + cam_trans`` (camera frame, see ``stream.store.CAMERA_CONVENTION``)
+through the store's full-image pinhole camera, by the project's z-buffer rasteriser
+(``nets.synth.rasterize``: Lambert shading, people hide each other per pixel), blended with ``alpha`` over
+the frame. The track id is written at the top-left corner of the track's box, in the
 track's colour (``track_color``, as in the GLB). The result is H.264 (``stream.source.frames.VideoWriter``) at the
 store's fps.
 
@@ -68,11 +70,11 @@ def _source_frames(path: Path | None, size: tuple[int, int]) -> tuple[Iterator[n
 
 
 def write_overlay(store, body, out, tracks: list[int] | None = None, video=None, alpha: float = 0.8,
-                  progress: bool = True, crf: int = 20, smoothed: bool = False) -> OverlaySummary:
+                  progress: bool = True, crf: int = 20, values: str = "auto") -> OverlaySummary:
     """Draw the store's tracks (all, or ``tracks``) over its video into ``out`` (.mp4); see the module docstring.
 
-    ``video`` replaces the source path the store records (a moved file); ``smoothed`` draws the smoothed
-    pose and translation (NotSmoothedError when the store has none).
+    ``video`` replaces the source path the store records (a moved file); ``values``: which values to draw
+    (``stream.export.tracks.VALUES``; NotSmoothedError when the store lacks smoothed values asked for).
     """
     if not 0 < alpha <= 1:
         raise ExportError(f"alpha = {alpha!r}: expected a blend factor in (0, 1]")
@@ -82,7 +84,7 @@ def write_overlay(store, body, out, tracks: list[int] | None = None, video=None,
     rows: dict[int, list[tuple[int, int]]] = {}
     data = {}
     for tid in ids:
-        track = read_track(store, tid, smoothed)
+        track = read_track(store, tid, values)
         data[tid] = track
         for row, n in enumerate(track.frame.tolist()):
             rows.setdefault(n, []).append((tid, row))

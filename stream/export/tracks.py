@@ -3,7 +3,12 @@
     ids = select_tracks(store, tracks=[3, 7], min_length=30)
     motions = [track_motion(store, i, body) for i in ids]
     camera = video_camera(store)
-    motion = track_motion(store, 3, body, smoothed=True)    # the smoothed values (stores written with smoothing)
+    motion = track_motion(store, 3, body, values="raw")     # the raw values, whatever else the store holds
+
+Which values (``VALUES``): "auto" (the default) takes the offline-smoothed ones where the store has them
+(``stream smooth``: every frame of a track's segments, filled frames included), else the online-smoothed
+ones (written with ``smoothing.enabled``), else the raw ones; "smoothed" is "auto" but an error
+(NotSmoothedError) for a store with raw values only; "offline", "online" and "raw" take those or fail.
 
 A track's skeleton needs one shape, so ``track_motion`` averages the per-frame betas; each frame's SMPL
 translation is then shifted so that the pelvis stays where the store puts it (``J_0`` is the rest pelvis
@@ -12,8 +17,8 @@ store's first frame (``frames/time[0]``).
 """
 from __future__ import annotations
 
-import dataclasses
 import logging
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -27,24 +32,56 @@ class TrackSelectionError(ExportError):
 
 
 class NotSmoothedError(ExportError):
-    """Smoothed values asked of a store written without smoothing."""
+    """Smoothed values asked of a store that lacks them."""
 
 
-def check_smoothed(store) -> None:
-    """NotSmoothedError unless the store holds smoothed values (``smooth_smpl_pose``, ``smooth_cam_trans``)."""
-    if not store.smoothed:
-        raise NotSmoothedError(f"store {store.path} has no smoothed values (it was written with smoothing off); "
-                               "export the raw values (leave out --smoothed), or run `stream process` again with "
-                               "smoothing.enabled=true")
+VALUES = ("auto", "smoothed", "offline", "online", "raw")
+_HOW = {"offline": "run `stream smooth STORE` first",
+        "online": "run `stream process` again with smoothing.enabled=true"}
 
 
-def read_track(store, track_id: int, smoothed: bool = False):
-    """``store.track(track_id)``; with ``smoothed`` its smoothed pose and translation in place of the raw ones."""
+@dataclass(frozen=True, eq=False)
+class TrackValues:
+    """The rows of a track an export reads: T rows, raw or online-smoothed (the observed frames), or
+    offline-smoothed (every frame of its segments; ``observed`` False where filled, ``bbox`` interpolated)."""
+    track_id: int
+    frame: np.ndarray        # (T,) int32
+    time: np.ndarray         # (T,) float64 seconds from the video start
+    smpl_pose: np.ndarray    # (T, 24, 3)
+    smpl_betas: np.ndarray   # (T, 10)
+    cam_trans: np.ndarray    # (T, 3)
+    bbox: np.ndarray         # (T, 4) xywh pixels
+    observed: np.ndarray     # (T,) bool
+
+
+def resolve_values(store, values: str = "auto") -> str:
+    """Which values ``values`` (one of VALUES) reads from ``store``: "offline", "online" or "raw";
+    NotSmoothedError naming the fix when the store lacks them."""
+    if values not in VALUES:
+        raise ExportError(f"values {values!r}: expected one of {', '.join(VALUES)}")
+    have = ["offline"] * (store.offline_smoothing is not None) + ["online"] * store.smoothed + ["raw"]
+    if values == "auto" or (values == "smoothed" and have[0] != "raw"):
+        return have[0]
+    if values in have:
+        return values
+    fix = "; ".join(f"{kind}: {how}" for kind, how in _HOW.items() if values in (kind, "smoothed"))
+    raise NotSmoothedError(f"store {store.path} has no {'' if values == 'smoothed' else values + '-'}smoothed "
+                           f"values (it has {', '.join(have)}); export the raw values (--raw), or make them ({fix})")
+
+
+def read_track(store, track_id: int, values: str = "auto") -> TrackValues:
+    """A track's rows as ``values`` (one of VALUES; see the module docstring) picks them."""
+    kind = resolve_values(store, values)
     track = store.track(track_id)
-    if not smoothed:
-        return track
-    check_smoothed(store)
-    return dataclasses.replace(track, smpl_pose=track.smooth_smpl_pose, cam_trans=track.smooth_cam_trans)
+    if kind == "offline":
+        off = store.offline(track_id)
+        bbox = np.stack([np.interp(off.frame, track.frame, column) for column in track.bbox.T], -1)
+        return TrackValues(track.track_id, off.frame, off.time, off.smpl_pose, off.smpl_betas, off.cam_trans,
+                           bbox, off.observed)
+    pose, trans = (track.smooth_smpl_pose, track.smooth_cam_trans) if kind == "online" else \
+        (track.smpl_pose, track.cam_trans)
+    return TrackValues(track.track_id, track.frame, track.time, pose, track.smpl_betas, trans, track.bbox,
+                       np.ones(len(track), bool))
 
 
 def select_tracks(store, tracks: list[int] | None = None, min_length: int = 1) -> list[int]:
@@ -76,10 +113,10 @@ def _summary_text(summaries: dict, limit: int = 20) -> str:
     return ", ".join(items[:limit]) + (f", ... ({len(items)} tracks)" if len(items) > limit else "") or "none"
 
 
-def track_motion(store, track_id: int, body, smoothed: bool = False) -> TrackMotion:
-    """One stored track as a ``TrackMotion`` with one (mean) shape; see the module docstring. ``smoothed``:
-    from the smoothed pose and translation (NotSmoothedError when the store has none)."""
-    track = read_track(store, track_id, smoothed)
+def track_motion(store, track_id: int, body, values: str = "auto") -> TrackMotion:
+    """One stored track as a ``TrackMotion`` with one (mean) shape, from the values ``values`` picks (one of
+    VALUES); see the module docstring."""
+    track = read_track(store, track_id, values)
     betas_t = np.asarray(track.smpl_betas, dtype=np.float64)
     betas = betas_t.mean(axis=0)
     rest_t, rest = rest_joints(body, betas_t), rest_joints(body, betas)
@@ -87,7 +124,8 @@ def track_motion(store, track_id: int, body, smoothed: bool = False) -> TrackMot
     t0 = float(store.frames()[0][0])
     return TrackMotion(track_id=int(track_id), frame=np.asarray(track.frame, dtype=np.int64),
                        time=np.asarray(track.time, dtype=np.float64) - t0,
-                       poses=np.asarray(track.smpl_pose, dtype=np.float64), trans=trans, betas=betas)
+                       poses=np.asarray(track.smpl_pose, dtype=np.float64), trans=trans, betas=betas,
+                       observed=track.observed)
 
 
 def video_camera(store) -> VideoCamera:

@@ -18,6 +18,7 @@ from stream.mesh.batcher import MeshBatcher
 from stream.pipeline.setup import Run, RunSummary, frame_ids, summarize
 from stream.pipeline.sink import StoreSink
 from stream.pipeline.track import TrackStage
+from stream.smooth.offline import smooth_store
 from stream.source.frames import FrameSourceError
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,8 @@ def run_local(cfg: PipelineConfig, *, resume: bool = False, force: bool = False,
         raise
     if not sink.close(finished=True):
         raise FrameSourceError(f"input {cfg.input} gave no frames")
+    if cfg.smoothing.offline:
+        smooth_store(run.path, cfg.smoothing)
     return summarize(run.path, *counts, start_time)
 
 

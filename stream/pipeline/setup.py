@@ -89,11 +89,12 @@ def load_pose_stage(cfg: PipelineConfig) -> PoseStage:
 
 
 def result_config(cfg: PipelineConfig) -> dict:
-    """The settings a store's values depend on (compared on ``--resume``); paths are in ``fingerprints``."""
+    """The settings a store's values depend on (compared on ``--resume``); paths are in ``fingerprints``.
+    The ``smoothing.offline*`` keys are not among them: offline values are made anew from the raw ones."""
     d = to_dict(cfg)
     return {"pose2d": {"backend": d["pose2d"]["backend"], "score_threshold": d["pose2d"]["score_threshold"]},
             "tracker": d["tracker"], "camera": d["camera"],
-            "smoothing": d["smoothing"]}
+            "smoothing": {k: v for k, v in d["smoothing"].items() if not k.startswith("offline")}}
 
 
 def fingerprints(cfg: PipelineConfig, paths: dict[str, Path], body_sha256: str) -> dict:

@@ -28,6 +28,7 @@ from stream.config import PipelineConfig
 from stream.pipeline.setup import Run, frame_ids, summarize
 from stream.pipeline.sink import StoreSink
 from stream.pipeline.track import TrackStage
+from stream.smooth.offline import smooth_store
 from stream.source.frames import FrameSourceError
 
 __all__ = ["Job", "SharedStorageError", "VideoRunner"]
@@ -99,6 +100,8 @@ class VideoRunner:
             opened = video.sink.close(finished)
         if not opened:
             raise FrameSourceError(f"input {job.cfg.input} gave no frames")
+        if finished and job.cfg.smoothing.offline:
+            smooth_store(run.path, job.cfg.smoothing)
         return asdict(summarize(run.path, *video.counts, start))
 
     def _report(self, key: int, run: Run):

@@ -20,6 +20,7 @@ Read (``stream.store.read``)::
     store = open_store("out.zarr")
     for track in store:                                  # Track: frame, time, smpl_pose (T, 24, 3), ...
         ...
+    store.offline(7)                                     # OfflineTrack after `stream smooth` (stream.smooth.offline)
 
 Where: a local folder or an fsspec URL (``s3://bucket/out.zarr``; endpoint and credentials from the
 environment, e.g. ``AWS_ENDPOINT_URL``): ``stream.store.location`` (``store_exists``, ``as_location``).
@@ -29,14 +30,14 @@ Layout, fill values and the commit rule: ``stream.store.layout``. Camera and ``c
 ``body(smpl_pose, smpl_betas).vertices + cam_trans``. A store of a synthetic crowd's ground truth:
 ``stream.demo.synth.store_from_crowd``.
 """
-from stream.store.layout import (CAMERA_CONVENTION, FORMAT, FRAME_ARRAYS, PERSON_FIELDS, TRACK_ARRAYS, FrameOrderError,
-                                 StoreExistsError, StoreFormatError, StoreInputError, StoreMismatchError,
-                                 StoreNotFoundError)
+from stream.store.layout import (CAMERA_CONVENTION, FORMAT, FRAME_ARRAYS, OFFLINE_ARRAYS, PERSON_FIELDS, TRACK_ARRAYS,
+                                 FrameOrderError, StoreExistsError, StoreFormatError, StoreInputError,
+                                 StoreMismatchError, StoreNotFoundError)
 from stream.store.location import Location, as_location, is_url, store_exists
-from stream.store.read import Store, Track, TrackSummary, info_lines, open_store
+from stream.store.read import OfflineTrack, Store, Track, TrackSummary, info_lines, open_store
 from stream.store.write import StoreWriter
 
-__all__ = ["CAMERA_CONVENTION", "FORMAT", "FRAME_ARRAYS", "PERSON_FIELDS", "TRACK_ARRAYS", "FrameOrderError",
-           "Location", "Store", "StoreExistsError", "StoreFormatError", "StoreInputError", "StoreMismatchError",
-           "StoreNotFoundError", "StoreWriter", "Track", "TrackSummary", "as_location", "info_lines", "is_url",
-           "open_store", "store_exists"]
+__all__ = ["CAMERA_CONVENTION", "FORMAT", "FRAME_ARRAYS", "OFFLINE_ARRAYS", "PERSON_FIELDS", "TRACK_ARRAYS",
+           "FrameOrderError", "Location", "OfflineTrack", "Store", "StoreExistsError", "StoreFormatError",
+           "StoreInputError", "StoreMismatchError", "StoreNotFoundError", "StoreWriter", "Track", "TrackSummary",
+           "as_location", "info_lines", "is_url", "open_store", "store_exists"]

@@ -4,13 +4,17 @@ Layout (Zarr v3, one store per video; T rows of a track, N frames, K keypoints):
 
     out.zarr/   attrs: format, crowdmesh_version, source, fingerprints, config, camera, joint_set,
                        num_keypoints, smoothing, progress {frames_done, complete}, errors [{frame, message}],
-                       resumes
+                       resumes, and offline_smoothing once ``stream smooth`` ran (its parameters and frames_done)
       frames/   time (N,) f64 seconds, n_people (N,) i16
       tracks/<id>/  attrs: track_id, first_frame, last_frame
         frame (T,) i32, smpl_pose (T,24,3) f32, smpl_betas (T,10) f32, cam_trans (T,3) f32,
         joints3d (T,30,3) f32, keypoints2d (T,K,3) f32, bbox (T,4) f32 xywh, score (T,) f32,
         and when ``attrs["smoothing"]`` is set (the filter's parameters; absent or None: no smoothing):
         smooth_smpl_pose (T,24,3) f32, smooth_cam_trans (T,3) f32, the raw values filtered per track
+        offline/  when ``attrs["offline_smoothing"]`` is set (``stream.smooth.offline``; T' rows: every frame of
+                  the track's segments, gaps filled): frame (T',) i32, observed (T',) bool (False: a filled
+                  frame), smpl_pose (T',24,3) f32, smpl_betas (T',10) f32 (one shape per track, repeated),
+                  cam_trans (T',3) f32, all made from the raw arrays, which stay as they are
 
 Every array is chunked along its first (time) axis only and Blosc/Zstd compressed. Unwritten rows
 read as the fill value: NaN for floats, -1 for ``frame`` and ``n_people``.
@@ -19,6 +23,12 @@ Commit rule: ``progress.frames_done`` is written after all rows of the frames it
 ``frames_done`` rows of ``frames/*`` and each track's rows whose ``frame < frames_done`` are complete.
 Rows past that (left by a writer that was killed) are not part of the store: the reader skips them
 and ``StoreWriter.resume`` removes them.
+
+Offline values follow the same rule: ``stream.store.offline`` writes the ``offline/`` groups first and
+``attrs["offline_smoothing"]`` (holding the ``frames_done`` they were made from) last; the reader shows them
+only while that attr is present and its ``frames_done`` is the store's. ``StoreWriter.resume`` of a store
+that is not complete removes the attr, then the groups (the raw arrays grow again; ``stream smooth`` makes
+them anew).
 """
 from __future__ import annotations
 
@@ -72,6 +82,15 @@ SMOOTH_ARRAYS: dict[str, ArraySpec] = {
     "smooth_smpl_pose": ArraySpec((NUM_SMPL_JOINTS, 3), "float32", np.nan, ("time", "smpl_joint", "axis_angle")),
     "smooth_cam_trans": ArraySpec((3,), "float32", np.nan, ("time", "xyz")),
 }
+# per-track arrays of the offline-smoothed values, in tracks/<id>/offline (stream.store.offline)
+OFFLINE_ARRAYS: dict[str, ArraySpec] = {
+    "frame": ArraySpec((), "int32", -1, ("time",)),
+    "observed": ArraySpec((), "bool", False, ("time",)),
+    "smpl_pose": ArraySpec((NUM_SMPL_JOINTS, 3), "float32", np.nan, ("time", "smpl_joint", "axis_angle")),
+    "smpl_betas": ArraySpec((NUM_BETAS,), "float32", np.nan, ("time", "beta")),
+    "cam_trans": ArraySpec((3,), "float32", np.nan, ("time", "xyz")),
+}
+OFFLINE_GROUP, OFFLINE_ATTR = "offline", "offline_smoothing"
 FRAME_ARRAYS: dict[str, ArraySpec] = {
     "time": ArraySpec((), "float64", np.nan, ("time",)),
     "n_people": ArraySpec((), "int16", -1, ("time",)),

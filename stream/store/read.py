@@ -7,6 +7,7 @@
         track.frame, track.time, track.smpl_pose                # (T,), (T,), (T, 24, 3) ...
     store.track(7).cam_trans                                    # (T, 3)
     store.smoothed, track.smooth_smpl_pose                      # written with smoothing: (T, 24, 3), else None
+    store.offline_smoothing, store.offline(7)                   # after `stream smooth`: OfflineTrack, else None
 
 A Store is a snapshot taken when it is opened: its ``frames_done`` frames, and of each track the rows
 of those frames (rows a running or killed writer put past them are left out). Reopen to see more.
@@ -17,7 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 import zarr
 
-from stream.store.layout import FORMAT, StoreFormatError, StoreNotFoundError, committed_rows, track_arrays
+from stream.store.layout import (FORMAT, OFFLINE_ARRAYS, OFFLINE_ATTR, OFFLINE_GROUP, StoreFormatError,
+                                 StoreNotFoundError, committed_rows, track_arrays)
 from stream.store.location import Location, as_location, store_exists, zarr_store
 
 
@@ -38,6 +40,21 @@ class Track:
     score: np.ndarray        # (T,) float32
     smooth_smpl_pose: np.ndarray | None = None   # (T, 24, 3) float32 smoothed smpl_pose; None: store not smoothed
     smooth_cam_trans: np.ndarray | None = None   # (T, 3) float32 smoothed cam_trans; None: store not smoothed
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+
+@dataclass(frozen=True, eq=False)
+class OfflineTrack:
+    """One track's offline-smoothed values (``stream.smooth.offline``): T' rows, every frame of its segments."""
+    track_id: int
+    frame: np.ndarray        # (T',) int32 frame index
+    time: np.ndarray         # (T',) float64 seconds, from frames/time
+    observed: np.ndarray     # (T',) bool: False for a frame filled between sightings
+    smpl_pose: np.ndarray    # (T', 24, 3) float32 axis-angle
+    smpl_betas: np.ndarray   # (T', 10) float32: the track's one shape, on every row
+    cam_trans: np.ndarray    # (T', 3) float32
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -124,6 +141,13 @@ class Store:
         return self.attrs.get("smoothing") is not None
 
     @property
+    def offline_smoothing(self) -> dict | None:
+        """The offline smoother's parameters when the store holds its values for its current frames
+        (``attrs["offline_smoothing"]`` made from ``frames_done`` frames), else None."""
+        params = self.attrs.get(OFFLINE_ATTR)
+        return params if params and params.get("frames_done") == self.frames_done else None
+
+    @property
     def joint_set(self) -> str:
         return self.attrs["joint_set"]
 
@@ -173,6 +197,24 @@ class Store:
         return Track(track_id=int(track_id), first_frame=int(frame[0]), last_frame=int(frame[-1]), frame=frame,
                      time=self._time[frame], **values)
 
+    def offline(self, track_id: int) -> OfflineTrack | None:
+        """The track's offline-smoothed values (``tracks/<id>/offline``); None when the store has none."""
+        group = self._group(track_id)
+        if self.offline_smoothing is None:
+            return None
+        if OFFLINE_GROUP not in group:
+            raise StoreFormatError(f"store {self.path}: attrs {OFFLINE_ATTR} is set but track {track_id} has no "
+                                   f"{OFFLINE_GROUP} group; the offline values are damaged: run `stream smooth "
+                                   f"{self.path}` again")
+        values = {name: group[f"{OFFLINE_GROUP}/{name}"][:] for name in OFFLINE_ARRAYS}
+        frame = values["frame"]
+        rows = {name: len(v) for name, v in values.items()}
+        if len(set(rows.values())) != 1 or not len(frame) or frame.min() < 0 or frame.max() >= self.frames_done:
+            raise StoreFormatError(f"store {self.path}: track {track_id}'s offline arrays have rows {rows} and frames "
+                                   f"{frame[:1].tolist()}..{frame[-1:].tolist()} (expected equal rows, frames below "
+                                   f"{self.frames_done}); run `stream smooth {self.path}` again")
+        return OfflineTrack(track_id=int(track_id), time=self._time[frame], **values)
+
     def summaries(self) -> list[TrackSummary]:
         """First/last frame and length of every track (reads only the ``frame`` arrays)."""
         out = []
@@ -200,9 +242,16 @@ def _id_list(ids: list[int], limit: int = 20) -> str:
 
 def _smoothing_text(smoothing: dict | None) -> str:
     if smoothing is None:
-        return "off (raw values only)"
+        return "off (no online-smoothed smooth_* values)"
     params = ", ".join(f"{k} {v}" for k, v in smoothing.items() if k not in ("filter", "rotations"))
     return f"{smoothing.get('filter', 'on')} ({params}); tracks keep raw and smooth_* values"
+
+
+def _offline_text(params: dict | None) -> str:
+    if params is None:
+        return "none (`stream smooth STORE` adds them)"
+    return (f"{params.get('method', 'on')} (sigma_s {params.get('sigma_s')}, max_gap_s {params.get('max_gap_s')}): "
+            f"{params.get('rows')} rows in {params.get('segments')} segments, {params.get('filled')} frames filled")
 
 
 def info_lines(store: Store, top: int = 10) -> list[str]:
@@ -217,7 +266,10 @@ def info_lines(store: Store, top: int = 10) -> list[str]:
              f"frames:  {store.frames_done}{f' of {total}' if total is not None else ''} done, "
              f"{'complete' if store.complete else 'NOT complete (resume with --resume)'}",
              f"joints:  keypoints2d in {store.joint_set}",
-             f"smooth:  {_smoothing_text(store.attrs.get('smoothing'))}"]
+             "values:  " + ", ".join(["raw"] + ["online-smoothed"] * store.smoothed
+                                     + ["offline-smoothed"] * (store.offline_smoothing is not None)),
+             f"smooth:  {_smoothing_text(store.attrs.get('smoothing'))}",
+             f"offline: {_offline_text(store.offline_smoothing)}"]
     summaries = sorted(store.summaries(), key=lambda s: (-s.length, s.track_id))
     _, n_people = store.frames()
     lines.append(f"tracks:  {len(summaries)} tracks, {int(n_people.sum())} person-frames, "

@@ -35,8 +35,9 @@ import zarr
 from stream.store.checks import check_camera, check_joint_set, check_source, json_dict, stack_people
 from stream.store.layout import (COMPRESSOR, FORMAT, FRAME_ARRAYS, FrameOrderError, StoreExistsError,
                                  StoreFormatError, StoreInputError, StoreMismatchError, committed_rows,
-                                 crowdmesh_version, differences, track_arrays)
+                                 OFFLINE_ATTR, crowdmesh_version, differences, track_arrays)
 from stream.store.location import Location, as_location, children, listing, remove, store_exists, zarr_store
+from stream.store.offline import drop_offline
 from stream.store.read import open_root
 
 log = logging.getLogger(__name__)
@@ -108,7 +109,8 @@ class StoreWriter:
                fsync: bool = False) -> StoreWriter:
         """Reopen a store written with the same config and fingerprints and continue at ``frames_done``.
 
-        Rows past ``frames_done`` (left by a killed writer) are removed, as are tracks that start there.
+        Rows past ``frames_done`` (left by a killed writer) are removed, as are tracks that start there,
+        and, unless the store is complete, the offline-smoothed values (``stream.store.offline``).
         A different config or fingerprints raises StoreMismatchError naming the keys; ``force=True``
         continues with the new ones (recorded in ``attrs["resumes"]``).
         """
@@ -124,6 +126,9 @@ class StoreWriter:
         if diffs:
             log.warning("resuming %s with a different setup (forced): %s", path, "; ".join(diffs))
         done = int(attrs["progress"]["frames_done"])
+        if not attrs["progress"]["complete"]:    # the raw arrays grow again: offline values would be stale
+            drop_offline(root, path)
+            attrs.pop(OFFLINE_ATTR, None)
         _truncate_store(root, path, done)
         attrs["config"], attrs["fingerprints"] = json_dict(config, "config"), json_dict(fingerprints, "fingerprints")
         attrs["resumes"] = [*attrs.get("resumes", []), {"frames_done": done, "forced": diffs}]

@@ -214,7 +214,7 @@ def test_a_store_without_smoothing_has_no_smoothed_arrays(tmp_path):
     track = next(iter(store))
     assert not store.smoothed and track.smooth_smpl_pose is None and track.smooth_cam_trans is None
     assert "smooth_smpl_pose" not in zarr.open_group(path, mode="r")[f"tracks/{track.track_id}"]
-    assert any("off (raw values only)" in line for line in info_lines(store))
+    assert any("off (no online-smoothed" in line for line in info_lines(store))
 
 
 def test_a_smoothed_store_requires_the_smoothed_values(tmp_path):
@@ -268,13 +268,14 @@ def test_replay_rebuilds_the_filter_state(tmp_path, smoothed_reference, done):
 
 def test_export_uses_the_smoothed_values(export_body, smoothed_reference, tmp_path):
     store = open_store(smoothed_reference)
-    raw, smooth = (track_motion(store, 0, export_body, smoothed=s) for s in (False, True))
+    raw, smooth, auto = (track_motion(store, 0, export_body, values=v) for v in ("raw", "online", "auto"))
     track = store.track(0)
     np.testing.assert_array_equal(raw.poses, track.smpl_pose.astype(np.float64))
     np.testing.assert_array_equal(smooth.poses, track.smooth_smpl_pose.astype(np.float64))
     assert not np.allclose(raw.trans, smooth.trans)
+    np.testing.assert_array_equal(auto.poses, smooth.poses)          # no offline values: the online ones
 
 
 def test_export_smoothed_from_a_store_without_smoothing(export_body, export_store, tmp_path):
     with pytest.raises(NotSmoothedError, match="no smoothed values"):
-        export_tracks(export_store, export_body, "bvh", tmp_path / "bvh", smoothed=True)
+        export_tracks(export_store, export_body, "bvh", tmp_path / "bvh", values="smoothed")
