@@ -9,6 +9,8 @@ Letters: N people/samples, J joints, V vertices. Distances keep the unit of the 
 - ``mupots_3dpck``: a Python port of the MuPoTS MATLAB evaluation logic (2D identity matching,
   pelvis centring, bone-length rescaling, PCK@150 mm, "all annotated" and "only matched").
 - ``crowd_index``: the CrowdIndex of ``tool/check_crowdidx.py``.
+- Video: ``match_poses_2d`` / ``recall_counts`` (recall of visible person-frames), ``acceleration_error``,
+  ``depth_jitter``, ``betas_spread``, ``joint_speeds`` / ``peak_speed_ratio`` (over-smoothing), ``lag_frames``.
 """
 from __future__ import annotations
 
@@ -81,10 +83,22 @@ def match_people_2d(pred_2d: np.ndarray, gt_2d: np.ndarray, threshold: float = 4
         return match
     j = list(joints)
     dist = np.linalg.norm(gt_2d[:, None, j] - pred_2d[None, :, j], axis=-1).mean(axis=-1)  # (G,P)
-    used = np.zeros(len(pred_2d), dtype=bool)
-    for flat in np.argsort(dist, axis=None):
+    return greedy_match(dist, threshold)
+
+
+def greedy_match(dist: np.ndarray, threshold: float) -> np.ndarray:
+    """(G,P) distances -> (G,) index of the column matched to each row or -1.
+
+    Pairs are taken greedily by increasing distance, one-to-one, and only below ``threshold``.
+    """
+    dist = np.asarray(dist, dtype=np.float64)
+    match = np.full(dist.shape[0], -1, dtype=np.int64)
+    if dist.size == 0:
+        return match
+    used = np.zeros(dist.shape[1], dtype=bool)
+    for flat in np.argsort(dist, axis=None, kind="stable"):
         g, p = np.unravel_index(flat, dist.shape)
-        if dist[g, p] >= threshold:
+        if not dist[g, p] < threshold:
             break
         if match[g] < 0 and not used[p]:
             match[g], used[p] = p, True
@@ -145,6 +159,126 @@ def mupots_3dpck(images: list[dict], threshold: float = 150.0, match_px: float =
             count_matched += len(eval_j)
     return {"all": 100.0 * hits_all / max(count_all, 1),
             "matched": 100.0 * hits_matched / max(count_matched, 1)}
+
+
+# ---------------------------------------------------------------- video
+# A sequence is a (T, ...) array with ``frames`` (T,) increasing frame indices (None: 0..T-1); differences are
+# taken only across consecutive frames. Units stay per frame: x fps (fps²) for per-second values.
+
+def match_poses_2d(pred: np.ndarray, gt: np.ndarray, gt_scale: np.ndarray, threshold: float = 0.25) -> np.ndarray:
+    """(P,K,3) x, y, score; (G,K,3) x, y, visibility; (G,) person scales in pixels -> (G,) matched pred or -1.
+
+    Distance = mean pixel distance over the joints visible in gt (> 0) and scored in pred (> 0), divided by
+    the gt person's scale (inf with no such joint); ``greedy_match`` below ``threshold``.
+    """
+    pred, gt = np.asarray(pred, np.float64), np.asarray(gt, np.float64)
+    both = (gt[:, None, :, 2] > 0) & (pred[None, :, :, 2] > 0)                   # (G,P,K)
+    dist = np.linalg.norm(gt[:, None, :, :2] - pred[None, :, :, :2], axis=-1)    # (G,P,K)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = (dist * both).sum(-1) / both.sum(-1)
+    mean = np.where(both.any(-1), mean, np.inf) / np.asarray(gt_scale, np.float64).reshape(-1, 1)
+    return greedy_match(mean, threshold)
+
+
+def recall_counts(found, visible: np.ndarray) -> tuple[int, int]:
+    """Pairs (frame, person) found (any order, repeats allowed), (T,N) bool visible -> (visible pairs found,
+    visible pairs): recall = found / visible."""
+    visible = np.asarray(visible, dtype=bool)
+    hits = {(int(t), int(n)) for t, n in found if 0 <= n < visible.shape[1] and 0 <= t < visible.shape[0]}
+    return sum(bool(visible[t, n]) for t, n in hits), int(visible.sum())
+
+
+def _middles(frames, n: int) -> np.ndarray:
+    """Indices i with frames i-1, i, i+1 consecutive."""
+    f = np.arange(n) if frames is None else np.asarray(frames).reshape(-1)
+    return np.flatnonzero((f[2:] - f[1:-1] == 1) & (f[1:-1] - f[:-2] == 1)) + 1
+
+
+def second_differences(x: np.ndarray, frames=None) -> np.ndarray:
+    """(T, ...) -> (M, ...) ``x[t-1] - 2 x[t] + x[t+1]`` at the M frames whose neighbours are both present."""
+    x = np.asarray(x, dtype=np.float64)
+    i = _middles(frames, len(x))
+    return x[i - 1] - 2 * x[i] + x[i + 1]
+
+
+def acceleration_error(pred: np.ndarray, gt: np.ndarray, frames=None, root: int | None = None) -> np.ndarray:
+    """(T,J,3), (T,J,3) -> (M,) mean over joints of ``|accel_pred - accel_gt|`` per frame with both neighbours.
+
+    As in the video HMR literature (HMMR, VIBE): accel = ``x[t-1] - 2 x[t] + x[t+1]``, joints relative to
+    joint ``root`` when given. Identical sequences give 0.
+    """
+    pred, gt = np.asarray(pred, np.float64), np.asarray(gt, np.float64)
+    if root is not None:
+        pred, gt = pred - pred[:, root:root + 1], gt - gt[:, root:root + 1]
+    return np.linalg.norm(second_differences(pred, frames) - second_differences(gt, frames), axis=-1).mean(-1)
+
+
+def depth_jitter(z: np.ndarray, frames=None) -> np.ndarray:
+    """(T,) depth along the camera axis -> (M,) ``|z[t-1] - 2 z[t] + z[t+1]|``."""
+    return np.abs(second_differences(z, frames))
+
+
+def joint_speeds(x: np.ndarray, frames=None) -> np.ndarray:
+    """(T,J,3) -> (M,J) ``|x[t+1] - x[t]|`` over the M pairs of consecutive frames."""
+    x = np.asarray(x, dtype=np.float64)
+    f = np.arange(len(x)) if frames is None else np.asarray(frames).reshape(-1)
+    i = np.flatnonzero(np.diff(f) == 1)
+    return np.linalg.norm(x[i + 1] - x[i], axis=-1)
+
+
+def peak_speed_ratio(pred_speeds: np.ndarray, gt_speeds: np.ndarray, q: float = 99.0) -> float:
+    """Speeds (any shape) -> the ``q``-th percentile of pred over that of gt: below 1 when smoothing cuts the
+    peaks of fast motion, above 1 when jitter adds speed."""
+    return float(np.percentile(pred_speeds, q) / np.percentile(gt_speeds, q))
+
+
+def betas_spread(betas_per_track) -> float:
+    """Sequence of (T,10) shape vectors, one array per track -> mean over tracks with 2+ rows of the mean
+    over components of the std over time (0 for a constant shape; nan without such a track)."""
+    spreads = [np.asarray(b, np.float64).std(axis=0).mean() for b in betas_per_track if len(b) >= 2]
+    return float(np.mean(spreads)) if spreads else float("nan")
+
+
+def consecutive_runs(frames) -> list[slice]:
+    """(T,) increasing frame indices -> slices of the maximal runs of consecutive frames."""
+    cuts = np.flatnonzero(np.diff(np.asarray(frames).reshape(-1)) != 1) + 1
+    bounds = [0, *cuts.tolist(), len(frames)]
+    return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+
+
+def lag_frames(segments, max_lag: int = 10) -> float:
+    """Pairs (pred (T,...), gt (T,...)) of contiguous sequences -> the delay of pred behind gt in frames.
+
+    The lag maximising the correlation of the positions, pooled over the segments and components:
+    ``sum p[t + lag] . g[t] / sqrt(sum |p|² sum |g|²)`` over the overlapping frames, each segment's overlap
+    less its means, for whole lags in [-max_lag, max_lag], refined between frames by the parabola through the
+    best one and its neighbours; positive: pred comes later. Positions rather than velocities: noise in pred,
+    uncorrelated with gt, then weighs little beside the motion. nan without any motion.
+    """
+    pairs = [tuple(np.asarray(x, np.float64).reshape(len(x), -1) for x in pair) for pair in segments]
+    lags = np.arange(-max_lag, max_lag + 1)
+    scores = np.array([_correlation(pairs, int(lag)) for lag in lags])
+    if not np.isfinite(scores).any():
+        return float("nan")
+    k = int(np.nanargmax(scores))
+    if 0 < k < len(lags) - 1 and np.isfinite(scores[k - 1]) and np.isfinite(scores[k + 1]):
+        curve = scores[k - 1] - 2 * scores[k] + scores[k + 1]
+        if curve < 0:
+            return float(lags[k] + 0.5 * (scores[k - 1] - scores[k + 1]) / curve)
+    return float(lags[k])
+
+
+def _correlation(pairs: list[tuple[np.ndarray, np.ndarray]], lag: int) -> float:
+    """Normalised cross-correlation of pred ``lag`` frames later with gt, pooled; nan if empty."""
+    dot = pp = gg = 0.0
+    for p, g in pairs:
+        n = len(p)
+        if abs(lag) >= n:
+            continue
+        a, b = p[max(lag, 0):n + min(lag, 0)], g[max(-lag, 0):n - max(lag, 0)]
+        a, b = a - a.mean(axis=0), b - b.mean(axis=0)
+        dot, pp, gg = dot + (a * b).sum(), pp + (a * a).sum(), gg + (b * b).sum()
+    return dot / np.sqrt(pp * gg) if pp > 0 and gg > 0 else float("nan")
 
 
 # ---------------------------------------------------------------- CrowdIndex

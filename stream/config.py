@@ -99,7 +99,7 @@ class SmoothingConfig:
     """Optional online One-Euro filter per track (joint rotations and translation), and the optional offline
     smoother run on a finished store (``stream smooth``, ``stream.smooth.offline``); raw values are kept."""
     enabled: bool = False
-    min_cutoff: float = 1.0       # Hz: cutoff at rest (lower = smoother, more lag)
+    min_cutoff: float = 4.0       # Hz: cutoff at rest (lower = smoother, more lag); benchmarks/quality_sweep.py
     beta: float = 0.0             # cutoff growth with speed (higher = less lag on fast motion)
     d_cutoff: float = 1.0         # Hz: cutoff of the speed estimate
     max_gap_s: float = 0.5        # a track unseen longer than this restarts its filter

@@ -18,6 +18,7 @@ from nets.checkpoint import save_checkpoint
 from nets.joints import COCO17, SMPL30
 from nets.model import CrowdNet
 from nets.standin import standin_body_files
+from stream.demo.score import score_store
 from stream.mesh.render import draw_meshes
 
 log = logging.getLogger(__name__)
@@ -97,7 +98,7 @@ def demo_weights(standin: dict[str, Path]) -> tuple[Path, bool]:
 def run_demo(out, *, people: int = 6, frames: int = 48, seed: int = 0, ray: bool = True, progress: bool = True,
              echo=log.warning) -> DemoResult:
     """A synthetic crowd clip with simulated COCO-17 detections through ``stream process``, scored against
-    the generator's ground truth (``score_store``)."""
+    the generator's ground truth (``stream.demo.score.score_store``: recall, MPJPE, acceleration error, ...)."""
     from nets.assets import crowdmesh_home
     from nets.synth import CrowdConfig
     from stream.cli.process import run_pipeline
@@ -120,41 +121,9 @@ def run_demo(out, *, people: int = 6, frames: int = 48, seed: int = 0, ray: bool
     scores = score_store(summary.store, clip.truth)
     kind = ("self-trained SYNTHETIC-DOMAIN weights (trained on the generator's crowds, not real people)" if trained
             else "UNTRAINED stand-in weights: these errors show the pipeline runs, nothing more")
-    text = (f"vs the generator's ground truth over {scores['person_frames']} person-frames: MPJPE "
-            f"{scores['mpjpe_mm']:.1f} mm, PA-MPJPE {scores['pa_mpjpe_mm']:.1f} mm; {scores['tracks']} tracks for "
-            f"{scores['people']} people, {100 * scores['id_purity']:.1f} % of rows on their track's person ({kind})")
+    text = (f"vs the generator's ground truth: recall {100 * scores['recall']:.1f} % ({scores['found']} of "
+            f"{scores['visible']} visible person-frames); over {scores['person_frames']} matched rows MPJPE "
+            f"{scores['mpjpe_mm']:.1f} mm, PA-MPJPE {scores['pa_mpjpe_mm']:.1f} mm, acceleration error "
+            f"{scores['accel_error_mm']:.1f} mm/frame²; {scores['tracks']} tracks for {scores['people']} people, "
+            f"{100 * scores['id_purity']:.1f} % of matched rows on their track's person ({kind})")
     return DemoResult(summary, scores, text, trained)
-
-
-def score_store(store_path, truth_path) -> dict:
-    """Stored people vs the synthetic ground truth: each stored row is the true person whose COCO-17
-    keypoints are nearest its 2D pose in that frame; joints are compared pelvis-centred (MPJPE) and after a
-    similarity alignment (PA-MPJPE), in mm."""
-    from nets.joints import SMPL30
-    from stream.store import open_store
-    from nets.metrics import mpjpe, pa_mpjpe
-
-    truth = np.load(truth_path)
-    gt_kpts, gt_joints, present = truth["keypoints2d_coco17"], truth["joints3d"], truth["present"]
-    pelvis = SMPL30.index("Pelvis")
-    pred, gt, purity, rows = [], [], 0, 0
-    with open_store(store_path) as store:
-        track_ids = store.track_ids()
-        for track_id in track_ids:
-            track = store.track(track_id)
-            who = []
-            for f, kp, joints in zip(track.frame, track.keypoints2d, track.joints3d):
-                seen = kp[:, 2] > 0
-                dist = np.where(present[f], np.abs(gt_kpts[f, :, :, :2] - kp[None, :, :2]).sum(-1)[:, seen].mean(-1)
-                                if seen.any() else np.inf, np.inf)
-                n = int(np.argmin(dist))
-                who.append(n)
-                pred.append(joints - joints[pelvis])
-                gt.append(gt_joints[f, n] - gt_joints[f, n, pelvis])
-            if who:
-                purity += np.bincount(who).max()
-                rows += len(who)
-    pred, gt = np.asarray(pred, np.float64).reshape(-1, 30, 3), np.asarray(gt, np.float64).reshape(-1, 30, 3)
-    return {"person_frames": len(pred), "mpjpe_mm": float(mpjpe(pred, gt).mean() * 1000) if len(pred) else np.nan,
-            "pa_mpjpe_mm": float(pa_mpjpe(pred, gt).mean() * 1000) if len(pred) else np.nan,
-            "tracks": len(track_ids), "people": int(gt_joints.shape[1]), "id_purity": purity / max(rows, 1)}

@@ -5,11 +5,14 @@
     rows = stage(concat_rows([crops, ...]))          # one forward for the crops of many frames (and videos)
     per_frame = split_rows(rows, [len(c["track_id"]) for c in ...])
 
-Crops (``person_crops``) are made exactly as ``stream image`` makes them (``nets.crops.crop_people``, the
-official demo's preprocessing); each carries what its row needs: the tracked person (``track_id``,
-``keypoints2d``, ``bbox``, ``score``) and its image's camera (``focal``, ``principal_point``). Rows are the
-store's person fields (``stream.store.layout.PERSON_FIELDS``), with translations and joints in the full
-image's camera (``stream.mesh.camera``). ``MeshBatcher`` (``stream.mesh.batcher``) gathers crops into passes.
+Crops (``person_crops``) are made as ``stream image`` makes them (``nets.crops.crop_people``, the official
+demo's preprocessing), except that ``MeshStage`` drops duplicate poses by keypoint similarity
+(``CropConfig(duplicate="oks")``, which scales with the person) rather than by the official fixed 20 pixels,
+which drop small people standing behind others in a crowd. Each crop carries what its row needs: the tracked
+person (``track_id``, ``keypoints2d``, ``bbox``, ``score``) and its image's camera (``focal``,
+``principal_point``). Rows are the store's person fields (``stream.store.layout.PERSON_FIELDS``), with
+translations and joints in the full image's camera (``stream.mesh.camera``). ``MeshBatcher``
+(``stream.mesh.batcher``) gathers crops into passes.
 """
 from __future__ import annotations
 
@@ -37,8 +40,8 @@ def person_crops(frame_index: int, bgr: np.ndarray, people: Sequence, joint_set:
 
     bgr (H,W,3) uint8 as decoded; people: ``trackers.TrackedPerson``-like objects (``track_id``,
     ``keypoints`` (K,3) image pixels + score in ``joint_set``, ``box`` xywh, ``score``); camera:
-    ``(focal, (cx, cy))`` of the full image. For the N people kept (weak or duplicate poses, e.g.
-    predicted-only people with zero scores, are dropped as the official demo drops them), returns
+    ``(focal, (cx, cy))`` of the full image. For the N people kept (weak poses, e.g. predicted-only people
+    with zero scores, and duplicates by ``config.duplicate`` are dropped), returns
     ``img`` (N,3,S,S) RGB in [0, 1], ``joints`` (N,30,3), ``joints_mask`` (N,30,1), ``crop_bbox`` (N,4) (the
     ``crop_people`` box), ``track_id`` (N,) int64, ``keypoints2d`` (N,K,3), ``bbox`` (N,4), ``score`` (N,)
     float32, ``focal`` (N,) and ``principal_point`` (N,2). With ``warp=False``, ``bb2img_trans`` (N,2,3)
@@ -76,19 +79,21 @@ class MeshStage:
     each frame once to ``device`` and warps all its crops there (``warp_crops``; ``img`` is then a tensor on
     ``device``, within 5 grey levels of OpenCV's pixels, 0.1-0.2 on average; on a CPU device the same code runs
     on CPU tensors).
+    ``duplicate`` is the duplicate-pose test of the crops (``nets.crops.CropConfig.duplicate``: "oks", or
+    "official" for the official demo's 20 pixels).
     ``precision`` ("fp32" | "bf16" | "fp16") is set on ``model`` (its network's autocast, ``nets.devices``);
     ``compile`` runs it through ``torch.compile``, or eagerly with a logged warning if that fails
     (``compiled_or_eager``).
     """
 
     def __init__(self, model, joint_set: str, max_batch: int = 32, device: str | torch.device = "cpu",
-                 crop_device: str = "cpu", precision: str = "fp32", compile: bool = False):
+                 crop_device: str = "cpu", precision: str = "fp32", compile: bool = False, duplicate: str = "oks"):
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         self.model.precision = resolve_precision(precision, self.device)
         self.joint_set, self.max_batch = joint_set, max_batch
         cfg = model.config
-        self.crop_config = CropConfig(cfg.input_size, cfg.heatmap_size)
+        self.crop_config = CropConfig(cfg.input_size, cfg.heatmap_size, duplicate=duplicate)
         if crop_device not in ("cpu", "gpu"):
             raise ValueError(f"crop_device = {crop_device!r}: expected 'cpu' or 'gpu' (resolve 'auto' first)")
         self.crop_device = crop_device

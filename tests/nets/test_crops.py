@@ -4,7 +4,8 @@ import cv2
 import numpy as np
 import pytest
 
-from nets.crops import crop_people, select_people
+from nets.crops import DUPLICATE_OKS, CropConfig, crop_people, keypoint_similarity, select_people
+from nets.joints import COCO19, add_pelvis_neck
 
 # fixture key -> crop_people key
 CROP_KEYS = {"img": "img", "joints": "joints", "joints_mask": "joints_mask", "bbox": "bbox",
@@ -23,6 +24,7 @@ def demo(fixtures_dir):
 
 def test_preprocessing_equals_official_demo(demo):
     image, poses, ref = demo
+    assert CropConfig().duplicate == "official"          # the default is the official demo's test
     out = crop_people(image, poses, "coco17")
     assert out["index"].tolist() == [0, 1]
     for ref_key, key in CROP_KEYS.items():
@@ -51,3 +53,64 @@ def test_pose_sharing_no_valid_joint_with_another_is_kept():
 def test_no_people_gives_empty_arrays():
     out = crop_people(np.zeros((48, 64, 3), np.uint8), [], "coco17")
     assert out["img"].shape == (0, 3, 256, 256) and out["joints"].shape == (0, 30, 3)
+
+
+# -- duplicates: the official 20 pixels vs keypoint similarity ------------------------------------------------
+# a COCO-17 standing figure 1 unit tall: nose, eyes, ears, shoulders, elbows, wrists, hips, knees, ankles
+FIGURE = np.array([[0, .06], [-.02, .05], [.02, .05], [-.05, .06], [.05, .06], [-.12, .18], [.12, .18], [-.15, .35],
+                   [.15, .35], [-.16, .5], [.16, .5], [-.08, .52], [.08, .52], [-.08, .75], [.08, .75], [-.08, .98],
+                   [.08, .98]])
+
+
+def figure(height, x, y, jitter=0.0, seed=0):
+    """A (17, 3) pose ``height`` px tall with its head at (x, y); joints moved by N(0, jitter x height)."""
+    xy = FIGURE * height + (x, y) + np.random.default_rng(seed).normal(0, jitter * height, FIGURE.shape)
+    return np.concatenate([xy, np.full((17, 1), 0.9)], axis=1)
+
+
+def test_oks_keeps_a_small_person_behind_a_big_one_that_20_pixels_drop():
+    big, behind = figure(80, 100, 50), figure(56, 104, 62)     # farther away: smaller, higher in the image
+    assert np.abs(big[:, :2] - behind[:, :2]).mean() < 20         # the official test calls them one person
+    assert select_people([big, behind], "coco17") == [0]
+    assert select_people([big, behind], "coco17", "oks") == [0, 1]
+    out = crop_people(np.zeros((240, 320, 3), np.uint8), [big, behind], "coco17", CropConfig(duplicate="oks"))
+    assert out["index"].tolist() == [0, 1] and out["img"].shape[0] == 2
+
+
+@pytest.mark.parametrize("height", [40, 80, 360])
+def test_oks_drops_a_true_duplicate_at_any_size(height):
+    person = figure(height, 100, 50)
+    again = figure(height, 100, 50, jitter=0.02, seed=height)     # a second detection of the same person
+    assert select_people([person, again, figure(height, 100 + height, 50)], "coco17", "oks") == [0, 2]
+
+
+def test_keypoint_similarity_values():
+    kpts, names = add_pelvis_neck(figure(100, 50, 20), "coco17")
+    assert names == COCO19
+    valid = kpts[:, 2] > 0
+    assert keypoint_similarity(kpts, valid, kpts, valid, names) == 1.0
+    assert keypoint_similarity(kpts, valid, kpts, np.zeros_like(valid), names) == 0.0
+    moved = kpts.copy()
+    moved[:, :2] += 1000
+    assert keypoint_similarity(kpts, valid, moved, valid, names) < 1e-6
+    # one joint moved by d: exp(-d² / (2 area (2 sigma)²)) for it, 1 for the others
+    area = np.prod(np.ptp(kpts[valid, :2], axis=0))
+    moved = kpts.copy()
+    moved[0, 0] += 5.0                                              # the nose (sigma 0.026), box unchanged
+    expected = (len(names) - 1 + np.exp(-25 / (2 * area * 0.052 ** 2))) / len(names)
+    assert keypoint_similarity(kpts, valid, moved, valid, names) == pytest.approx(expected)
+
+
+def test_oks_agrees_with_official_on_the_official_demo_people(demo):
+    image, poses, _ = demo
+    assert crop_people(image, poses, "coco17", CropConfig(duplicate="oks"))["index"].tolist() == [0, 1]
+    kpts, names = add_pelvis_neck(np.asarray(poses[0], float), "coco17")
+    valid = kpts[:, 2] > 0.1
+    shifted = kpts.copy()
+    shifted[:, :2] += 20                                            # the official threshold, for a 355 px person
+    assert keypoint_similarity(kpts, valid, shifted, valid, names) == pytest.approx(DUPLICATE_OKS, abs=0.05)
+
+
+def test_unknown_duplicate_test_is_rejected():
+    with pytest.raises(ValueError, match=r"CropConfig.duplicate = 'nms': expected one of \['official', 'oks'\]"):
+        CropConfig(duplicate="nms")

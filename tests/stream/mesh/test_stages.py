@@ -53,6 +53,22 @@ def test_person_crops_of_an_empty_frame(demo):
     assert crops["track_id"].shape == (0,) and crops["bbox"].shape == (0, 4) and crops["focal"].shape == (0,)
 
 
+def test_mesh_stage_keeps_a_person_behind_another_that_the_official_test_drops(pipeline_config):
+    from stream.pipeline.setup import load_mesh_stage
+
+    # COCO-17 stick figures: one 80 px tall, one 56 px tall behind it (farther: smaller, higher in the image)
+    figure = np.array([[0, .06], [-.02, .05], [.02, .05], [-.05, .06], [.05, .06], [-.12, .18], [.12, .18],
+                       [-.15, .35], [.15, .35], [-.16, .5], [.16, .5], [-.08, .52], [.08, .52], [-.08, .75],
+                       [.08, .75], [-.08, .98], [.08, .98]])
+    people = [tracked(track_id, np.concatenate([figure * height + xy, np.full((17, 1), 0.9)], axis=1))
+              for track_id, height, xy in ((1, 80, (100, 50)), (2, 56, (104, 62)))]
+    bgr = np.zeros((240, 320, 3), np.uint8)
+    stage = load_mesh_stage(pipeline_config(), "coco17")
+    assert stage.crop_config.duplicate == "oks"
+    assert stage.crops(0, bgr, people, CAMERA)["track_id"].tolist() == [1, 2]
+    assert person_crops(0, bgr, people, "coco17", CAMERA)["track_id"].tolist() == [1]   # the official 20 px
+
+
 def test_person_crops_rejects_a_grey_frame():
     with pytest.raises(ValueError, match=r"frame 5: expected an \(H, W, 3\) uint8 BGR image"):
         person_crops(5, np.zeros((8, 8), np.uint8), [], "coco17", CAMERA)

@@ -1,0 +1,103 @@
+"""The sweep that chose the online One-Euro defaults (``SmoothingConfig.min_cutoff`` / ``beta``).
+
+    python benchmarks/quality_sweep.py                  # TUNING_SEED clips of bench_quality, 300 frames
+    python benchmarks/quality_sweep.py --work /tmp/qs   # keep the clips and raw stores there, reuse them
+
+Each of bench_quality's clip specs (8 and 20 people, "moderate" and "heavy" detections) is made with
+TUNING_SEED, never with the evaluation seed, and run once through the pipeline without smoothing. The filter is
+then rerun over the stored raw rows (``quality_clips.refilter``: ``TrackSmoother`` frame by frame, as the pipeline
+runs it; ``d_cutoff`` and ``max_gap_s`` at their defaults) for every (min_cutoff, beta) of the grid. Printed per
+pair, as means over the clips: acceleration error over raw's, lag (frames), MPJPE, PA-MPJPE, peak fast-limb speed
+ratio; and the worst clip's acceleration ratio and lag. The goal: acceleration error at most half of raw's
+on every clip at a lag of at most 2 frames; the pair chosen meets it with the lowest mean MPJPE.
+"""
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bench_quality import CLIPS, TUNING_SEED
+from quality_clips import ClipSpec, FastJoints, demo_assets, online_motions, raw_motions, read_clip, refilter
+from quality_clips import run_clip, write_clip
+
+MIN_CUTOFFS = (0.25, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0)   # Hz
+BETAS = (0.0, 0.1, 0.3, 1.0, 3.0)
+MAX_ACCEL_RATIO, MAX_LAG = 0.5, 2.0
+
+
+def tuning_clips(frames: int, work: Path, reuse: bool) -> list[tuple]:
+    """Per tuning clip: (name, tracks, truth, who, raw scores); ``reuse``: clips and stores already in ``work``."""
+    from stream.demo.score import match_rows, score_motions
+
+    out = []
+    for spec in CLIPS:
+        spec = ClipSpec(spec.people, spec.noise, TUNING_SEED)
+        clip = write_clip(work, spec, frames, reuse)
+        tracks, truth = read_clip(run_clip(clip, work / f"{spec.name}-{frames}f.zarr", reuse=reuse), clip)
+        who = match_rows(tracks, truth)
+        out.append((spec.name, tracks, truth, who, score_motions(raw_motions(tracks, truth, who), truth)))
+        raw = out[-1][4]
+        print(f"  {spec.name}: raw accel {raw['accel_error_mm']:.1f} mm/frame², lag {raw['lag_frames']:.2f} frames, "
+              f"MPJPE {raw['mpjpe_mm']:.1f} mm, peak speed {raw['peak_speed_ratio']:.2f}", flush=True)
+    return out
+
+
+def sweep(clips: list[tuple], joints: FastJoints) -> list[dict]:
+    from stream.demo.score import score_motions
+
+    rows = []
+    for min_cutoff in MIN_CUTOFFS:
+        for beta in BETAS:
+            per_clip = []
+            for _, tracks, truth, who, raw in clips:
+                smoothed = refilter(tracks, min_cutoff, beta)
+                s = score_motions(online_motions(tracks, truth, joints, who, smoothed), truth)
+                per_clip.append((s["accel_error_mm"] / raw["accel_error_mm"], s["lag_frames"], s["mpjpe_mm"],
+                                 s["pa_mpjpe_mm"], s["peak_speed_ratio"]))
+            a = np.array(per_clip)
+            rows.append({"min_cutoff": min_cutoff, "beta": beta, "accel_ratio": a[:, 0].mean(),
+                         "worst_ratio": a[:, 0].max(), "lag": a[:, 1].mean(), "worst_lag": a[:, 1].max(),
+                         "mpjpe": a[:, 2].mean(), "pa_mpjpe": a[:, 3].mean(), "peak_speed": a[:, 4].mean()})
+            r = rows[-1]
+            print(f"{min_cutoff:>10.2f}{beta:>7.2f}{r['accel_ratio']:>9.2f}{r['worst_ratio']:>9.2f}{r['lag']:>7.2f}"
+                  f"{r['worst_lag']:>7.2f}{r['mpjpe']:>8.1f}{r['pa_mpjpe']:>9.1f}{r['peak_speed']:>8.2f}", flush=True)
+    return rows
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--frames", type=int, default=300)
+    ap.add_argument("--work", type=Path, default=None,
+                    help="folder for clips and stores, reused when there (default: a temp folder)")
+    args = ap.parse_args()
+    from nets.body import BodyModel
+
+    start = time.perf_counter()
+    assets, _ = demo_assets()
+    joints = FastJoints(BodyModel.from_files(assets["smpl"], assets["joint_regressor_extra"]))
+    with tempfile.TemporaryDirectory() as tmp:
+        work = args.work or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        print(f"tuning seed {TUNING_SEED}, {args.frames} frames per clip")
+        clips = tuning_clips(args.frames, work, reuse=args.work is not None)
+    print(f"{'min_cutoff':>10}{'beta':>7}{'accel/raw':>9}{'worst':>9}{'lag':>7}{'worst':>7}{'MPJPE':>8}{'PA-MPJPE':>9}"
+          f"{'peak':>8}")
+    rows = sweep(clips, joints)
+    ok = [r for r in rows if r["worst_ratio"] <= MAX_ACCEL_RATIO and r["worst_lag"] <= MAX_LAG]
+    if ok:
+        best = min(ok, key=lambda r: r["mpjpe"])
+        print(f"chosen: min_cutoff {best['min_cutoff']} Hz, beta {best['beta']} (accel/raw <= {MAX_ACCEL_RATIO} and "
+              f"lag <= {MAX_LAG} frames on every clip; lowest mean MPJPE of the {len(ok)} pairs that do)")
+    else:
+        best = min((r for r in rows if r["worst_lag"] <= MAX_LAG), key=lambda r: r["accel_ratio"], default=None)
+        print(f"no pair meets accel/raw <= {MAX_ACCEL_RATIO} at lag <= {MAX_LAG} on every clip; lowest accel "
+              f"ratio at that lag: {best}")
+    print(f"wall time {time.perf_counter() - start:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
