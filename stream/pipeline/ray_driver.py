@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -40,6 +41,7 @@ __all__ = ["Driver", "PlacementError", "RunInterrupted", "run_many", "run_ray"]
 LOST = (ray.exceptions.RayActorError, ray.exceptions.WorkerCrashedError, ray.exceptions.ObjectLostError,
         ray.exceptions.NodeDiedError)
 POLL_S = 0.25       # how often the driver reads the progress board
+NODES_S = 2.0       # how often it asks Ray which nodes are alive, while inputs wait
 STOP_WAIT_S = 5.0   # Ctrl-C: how long the runners get to close their stores
 
 
@@ -75,7 +77,8 @@ def run_many(cfgs: list[PipelineConfig], *, resume: bool = False, force: bool = 
 
 
 class Driver:
-    """The jobs of one run: where each runs, retries of lost ones, progress. ``calls``: Ray calls made."""
+    """The jobs of one run: where each runs, retries of lost ones, progress. ``calls``: the Ray calls it made
+    (actors, runs, waits, node lists, board reads)."""
 
     def __init__(self, cfgs: list[PipelineConfig], *, resume: bool, force: bool, overwrite: bool):
         self.cfgs = cfgs
@@ -89,6 +92,8 @@ class Driver:
         self.seen: dict[int, tuple] = {}  # input -> (frames, people) last read from the board
         self.avoid: dict[int, str] = {}   # input -> the node its last runner was lost on
         self.calls = 0
+        self._video_nodes: dict[str, dict] = {}
+        self._nodes_at: float | None = None
         here = ray.get_runtime_context().get_node_id()
         self.board = ray.remote(ProgressBoard).options(num_cpus=0, scheduling_strategy=on_node(here)).remote()
 
@@ -112,12 +117,12 @@ class Driver:
 
     def _assign(self) -> None:
         """Send waiting jobs to the nodes running the fewest videos, ``ray.max_inputs`` per node at most."""
-        nodes = {n["NodeID"]: n for n in video_nodes()}
-        if not nodes:
-            raise PlacementError("no node of the cluster can run videos: every node has 0 CPU and 0 GPU; start a "
-                                 "node with CPUs or GPUs (ray start --address ... --num-cpus N)")
+        if not self.jobs:
+            return
+        nodes = self._nodes()
         for node_id in [n for n in self.idle if n not in nodes]:
             self._lost_node(node_id)
+        self._start_pools(nodes)
         while self.jobs:
             busy = {n: sum(node == n for _, node, _ in self.active.values()) for n in nodes}
             avoid = self.avoid.get(self.jobs[0].key)   # a lost runner's node, maybe not yet known to be dead
@@ -135,6 +140,24 @@ class Driver:
             self.attempts[job.key] += 1
             self.active[runner.run.remote(job, pose, mesh)] = (job, node_id, runner)
             self.calls += 1
+
+    def _nodes(self) -> dict[str, dict]:
+        """The nodes that run videos, asked of Ray at most every ``NODES_S`` seconds or after a loss."""
+        if self._nodes_at is None or time.monotonic() - self._nodes_at > NODES_S:
+            self._video_nodes = {n["NodeID"]: n for n in video_nodes()}
+            self._nodes_at = time.monotonic()
+            self.calls += 1
+        if not self._video_nodes:
+            raise PlacementError("no node of the cluster can run videos: every node has 0 CPU and 0 GPU; start a "
+                                 "node with CPUs or GPUs (ray start --address ... --num-cpus N)")
+        return self._video_nodes
+
+    def _start_pools(self, nodes: dict[str, dict]) -> None:
+        """Start the workers of every node that has none yet, all nodes at once."""
+        missing = [n for n in nodes.values() if not self.pools.has(n["NodeID"])]
+        if len(missing) > 1:
+            with ThreadPoolExecutor(len(missing)) as threads:
+                list(threads.map(lambda node: self.pools.get(node, self.jobs[0].cfg), missing))
 
     def _runner(self, node_id: str):
         idle = self.idle.setdefault(node_id, [])
@@ -160,6 +183,7 @@ class Driver:
         if not self.active:
             return
         ready, _ = ray.wait(list(self.active), num_returns=len(self.active), timeout=POLL_S)
+        self.calls += 1
         for ref in ready:
             job, node_id, runner = self.active.pop(ref)
             try:
@@ -177,7 +201,8 @@ class Driver:
 
     def _retry(self, job: Job, node_id: str, err: Exception) -> None:
         """A run whose runner died (killed, or its node lost): again, resumed, if attempts are left."""
-        alive = {n["NodeID"] for n in video_nodes()}
+        self._nodes_at = None     # ask Ray again
+        alive = set(self._nodes())
         if node_id not in alive:
             self._lost_node(node_id)
         what = "its node was lost" if node_id not in alive else "its runner died"

@@ -121,7 +121,7 @@ class NodePools:
         self._pools: dict[tuple, list] = {}      # (node id, "mesh" | "pose" | "precomputed") -> actors
         self.workers: list[dict] = []
         self.run_id = uuid.uuid4().hex[:8]
-        self._lock = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
 
     def get(self, node: dict, cfg: PipelineConfig) -> tuple[list, list]:
         """(pose workers, mesh workers) of ``node`` for ``cfg``'s input, started here at their first use."""
@@ -133,7 +133,7 @@ class NodePools:
         res = worker_resources(cfg, node)
         opts = dict(num_gpus=res["num_gpus"], num_cpus=res["num_cpus"], max_restarts=-1, max_task_retries=-1,
                     scheduling_strategy=on_node(node["NodeID"]))
-        with self._lock:
+        with self._locks.setdefault(node["NodeID"], threading.Lock()):   # one start per node at a time
             precomputed = cfg.pose2d.backend == "precomputed"
             serves_pose = not precomputed and not res["pose"]
             mesh = self._pool(node, "mesh", lambda i: ray.remote(MeshWorker).options(
@@ -154,6 +154,9 @@ class NodePools:
             self._pools[key], placed = start_workers(make, count, name, opts, node, self.timeout_s, cfg)
             self.workers += placed
         return self._pools[key]
+
+    def has(self, node_id: str) -> bool:
+        return any(key[0] == node_id for key in self._pools)
 
     def drop(self, node_id: str) -> None:
         """Forget a lost node's workers."""
