@@ -180,3 +180,21 @@ def score_store(store_path, truth_path) -> dict:
         truth = load_truth(truth_path, store.joint_set)
         tracks = [store.track(i) for i in store.track_ids()]
     return score_motions(track_motions(tracks, truth), truth)
+
+
+def filled_recall(store_path, truth_path) -> tuple[int, int]:
+    """(visible person-frames with a row once the offline pass has filled the gaps, visible person-frames):
+    observed rows matched as ``match_rows`` does, a filled row counted for the person on both its sides. A track
+    without offline values counts its stored rows."""
+    from stream.store import open_store
+
+    with open_store(store_path) as store:
+        truth = load_truth(truth_path, store.joint_set)
+        tracks = [store.track(i) for i in store.track_ids()]
+        offline = [store.offline(i) for i in store.track_ids()]
+    pairs = []
+    for track, who, filled in zip(tracks, match_rows(tracks, truth), offline):
+        frames = track.frame if filled is None else filled.frame
+        who = who if filled is None else fill_who(filled.frame, track.frame, who)
+        pairs += [(f, w) for f, w in zip(frames, who) if w >= 0]
+    return recall_counts(pairs, truth.visible)

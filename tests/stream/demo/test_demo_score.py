@@ -77,3 +77,24 @@ def test_delayed_and_shaken_joints(crowd, truth_path, tmp_path_factory):
 def test_filled_frames_take_the_person_around_them():
     who = fill_who(np.arange(9), np.array([0, 1, 4, 6]), np.array([3, 3, 3, 5]))
     assert who.tolist() == [3, 3, 3, 3, 3, -1, 5, -1, -1]
+
+
+def test_filled_recall_counts_the_rows_the_offline_pass_fills(crowd, truth_path, tmp_path_factory):
+    from stream.config import SmoothingConfig
+    from stream.demo.score import filled_recall
+    from stream.smooth.offline import smooth_store
+
+    import dataclasses
+
+    from stream.demo.synth import store_from_crowd
+
+    present = crowd.present.copy()
+    first = int(np.flatnonzero(present[:, 0])[10])
+    present[first:first + 4, 0] = False          # four frames of person 0 not stored: a gap inside its track
+    path = store_from_crowd(dataclasses.replace(crowd, present=present), tmp_path_factory.mktemp("gap") / "g.zarr")
+    raw = score_store(path, truth_path)
+    assert filled_recall(path, truth_path) == (raw["found"], raw["visible"])    # no offline values yet
+    summary = smooth_store(path, SmoothingConfig())
+    found, visible = filled_recall(path, truth_path)
+    assert summary.filled == 4 and visible == raw["visible"]
+    assert found == raw["found"] + 4 <= visible
