@@ -1,11 +1,13 @@
-"""The 3DCrowdNet heads: Pose2Feat, PositionNet and the joint-based RotationNet.
+"""The 3DCrowdNet heads: Pose2Feat, PositionNet, the joint-based RotationNet and the GAP regressor (ablation).
 
 Letters: B batch, J joints, H/W feature map. Coordinates are (x, y[, z]) in feature-map cells.
 """
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.utils.fusion import fuse_conv_bn_eval
+from torch.nn.utils.fusion import fuse_conv_bn_eval, fuse_linear_bn_eval
 
 from nets.joints import GRAPH15, graph_adjacency
 
@@ -31,15 +33,18 @@ def sample_at(volume: torch.Tensor, coords: torch.Tensor) -> torch.Tensor:
 
 
 class Pose2Feat(nn.Module):
-    """cat(early image feature, pose heatmaps) -> 3x3 conv + BN + ReLU back to 64 channels."""
+    """cat(early image feature, pose heatmaps) -> 3x3 conv + BN + ReLU back to 64 channels.
+
+    ``num_joints=0`` (no pose guidance) is the same conv on the image feature alone: ``heatmaps`` is None.
+    """
 
     def __init__(self, num_joints: int = 30, channels: int = 64):
         super().__init__()
         self.conv = nn.Sequential(nn.Conv2d(channels + num_joints, channels, 3, padding=1),
                                   nn.BatchNorm2d(channels), nn.ReLU(inplace=True))
 
-    def forward(self, feat: torch.Tensor, heatmaps: torch.Tensor) -> torch.Tensor:
-        return self.conv(torch.cat((feat, heatmaps), dim=1))
+    def forward(self, feat: torch.Tensor, heatmaps: torch.Tensor | None) -> torch.Tensor:
+        return self.conv(feat if heatmaps is None else torch.cat((feat, heatmaps), dim=1))
 
     def fuse_bn(self) -> None:
         """Fold the eval-mode BatchNorm into the conv (inference only; in place)."""
@@ -137,4 +142,43 @@ class RotationNet(nn.Module):
         """(B,C,H,W), (B,J,3) cells, (B,J,1) -> root 6D (B,6), z (B,32), betas (B,10), camera (B,3)."""
         node = torch.cat((sample_at(feat, joint_coords[..., :2]), joint_coords, joint_score), dim=2)
         node = self.graph_block(node).reshape(feat.shape[0], self.num_joints * self.hidden)
+        return self.root_pose_out(node), self.pose_out(node), self.shape_out(node), self.cam_out(node)
+
+
+def gap_hidden_width(in_ch: int, target_params: int, num_outputs: int) -> int:
+    """The hidden width h of ``GapRegressor`` whose parameter count comes closest to ``target_params``.
+
+    Count: Linear(in_ch, h) + BN + Linear(h, h) + BN + heads Linear(h, num_outputs)
+    = h² + (in_ch + num_outputs + 6) h + num_outputs; solved for h and rounded.
+    """
+    b = in_ch + num_outputs + 6
+    h = (-b + math.sqrt(b * b + 4 * max(target_params - num_outputs, 0))) / 2
+    return max(1, round(h))
+
+
+class GapRegressor(nn.Module):
+    """Ablation of RotationNet: global average pooling of the feature -> 2-layer MLP -> the same four heads.
+
+    No joint sampling and no graph: the joints passed to ``forward`` are ignored.
+    """
+
+    def __init__(self, in_ch: int = 2048, hidden: int = 1024, latent_dim: int = 32, num_betas: int = 10):
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Linear(in_ch, hidden), nn.BatchNorm1d(hidden), nn.ReLU(inplace=True),
+                                 nn.Linear(hidden, hidden), nn.BatchNorm1d(hidden), nn.ReLU(inplace=True))
+        self.root_pose_out = nn.Sequential(nn.Linear(hidden, 6))
+        self.pose_out = nn.Sequential(nn.Linear(hidden, latent_dim))
+        self.shape_out = nn.Sequential(nn.Linear(hidden, num_betas))
+        self.cam_out = nn.Sequential(nn.Linear(hidden, 3))
+
+    @torch.no_grad()
+    def fuse_bn(self) -> None:
+        """Inference only: fold each eval-mode BatchNorm1d into the Linear before it (in place)."""
+        lin1, bn1, relu1, lin2, bn2, relu2 = self.mlp
+        self.mlp = nn.Sequential(fuse_linear_bn_eval(lin1, bn1), relu1, fuse_linear_bn_eval(lin2, bn2), relu2)
+
+    def forward(self, feat: torch.Tensor, joint_coords: torch.Tensor | None = None,
+                joint_score: torch.Tensor | None = None):
+        """(B,C,H,W) -> root 6D (B,6), z (B,latent_dim), betas (B,num_betas), camera (B,3)."""
+        node = self.mlp(feat.mean(dim=(2, 3)))
         return self.root_pose_out(node), self.pose_out(node), self.shape_out(node), self.cam_out(node)

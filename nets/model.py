@@ -6,6 +6,8 @@ Shapes: B people (crops), V mesh vertices. Inputs are per-person crops, see ``Cr
     CrowdNet(body, ModelConfig(backbone="small", input_size=128, heatmap_size=32, sigma=1.25,
                                focal=2500.0, depth_bins=4))   # the reduced CPU model (train.reduced)
 
+    CrowdNet(body, ModelConfig(regressor="gap", pose_guidance=False))  # ablations (see ModelConfig)
+
     model.for_inference(precision="bf16")  # BN folded; the network under bf16 autocast, SMPL in fp32
 
 Crops for any config come from ``nets.crops.crop_people(..., CropConfig(cfg.input_size, cfg.heatmap_size))``.
@@ -21,10 +23,26 @@ from torch import nn
 from nets.config import check
 from nets.devices import DTYPES, autocast
 from nets.geometry import rot6d_to_axis_angle
-from nets.heads import Pose2Feat, PositionNet, RotationNet, gaussian_heatmaps
+from nets.heads import GapRegressor, Pose2Feat, PositionNet, RotationNet, gap_hidden_width, gaussian_heatmaps
 from nets.joints import SMPL30
 from nets.resnet import BACKBONES, build_backbone
 from nets.vposer import VPoserDecoder
+
+
+REGRESSORS = ("joint", "gap")
+
+
+def make_regressor(name: str, in_ch: int, latent_dim: int, num_betas: int) -> nn.Module:
+    """The regressor ``name`` ("joint": ``RotationNet``; "gap": ``GapRegressor`` as wide as makes its parameter
+    count closest to that RotationNet's). Both map (feature, joints, scores) to root 6D, z, betas, camera."""
+    if name not in REGRESSORS:
+        raise ValueError(f"regressor: unknown name {name!r}; valid: {list(REGRESSORS)}")
+    if name == "joint":
+        return RotationNet(in_ch=in_ch, latent_dim=latent_dim, num_betas=num_betas)
+    with torch.device("meta"):   # counted, never allocated
+        target = sum(p.numel() for p in RotationNet(in_ch, latent_dim=latent_dim, num_betas=num_betas).parameters())
+    hidden = gap_hidden_width(in_ch, target, 6 + latent_dim + num_betas + 3)
+    return GapRegressor(in_ch, hidden, latent_dim=latent_dim, num_betas=num_betas)
 
 
 @dataclass(frozen=True)
@@ -33,6 +51,12 @@ class ModelConfig:
 
     ``backbone`` is a key of ``nets.resnet.BACKBONES``: "resnet50" (official) or "small" (``SmallResNet``,
     stage ``widths``, None for its default (16, 32, 64, 128)). The heads take their widths from the backbone.
+
+    Ablations (the defaults are the official network): ``regressor="gap"`` replaces the joint-based
+    RotationNet by global average pooling + an MLP to the same outputs, its width chosen so its parameter
+    count matches RotationNet's (``make_regressor``); ``pose_guidance=False`` drops the 2D pose heatmaps
+    from the early feature (Pose2Feat's conv then reads the image feature alone), so the input 2D pose is
+    unused. The joint-based regressor samples at PositionNet's predicted joints in every variant.
     """
 
     input_size: int = 256        # crop side, pixels
@@ -45,9 +69,13 @@ class ModelConfig:
     latent_dim: int = 32         # VPoser
     backbone: Literal["resnet50", "small"] = "resnet50"
     widths: tuple[int, ...] | None = None  # stage widths of the "small" backbone; None for its default
+    regressor: Literal["joint", "gap"] = "joint"  # "joint": RotationNet (official); "gap": GapRegressor (ablation)
+    pose_guidance: bool = True   # False (ablation): no 2D pose heatmaps joined to the early image feature
 
     def __post_init__(self):
         check(self, "backbone", self.backbone in BACKBONES, f"one of {sorted(BACKBONES)}")
+        check(self, "regressor", self.regressor in REGRESSORS, f"one of {list(REGRESSORS)}")
+        check(self, "pose_guidance", isinstance(self.pose_guidance, bool), "true or false")
         if self.widths is not None:
             check(self, "widths", self.backbone != "resnet50", "None: backbone 'resnet50' has fixed widths")
             object.__setattr__(self, "widths", tuple(self.widths))  # a list from a checkpoint or YAML
@@ -84,9 +112,9 @@ class CrowdNet(nn.Module):
         self.config = config
         self.backbone = build_backbone(config.backbone, config.widths)
         stem, out = self.backbone.stem_channels, self.backbone.out_channels
-        self.pose2feat = Pose2Feat(num_joints=len(SMPL30), channels=stem)
+        self.pose2feat = Pose2Feat(num_joints=len(SMPL30) if config.pose_guidance else 0, channels=stem)
         self.position_net = PositionNet(depth=config.depth_bins, in_ch=out)
-        self.rotation_net = RotationNet(in_ch=out, latent_dim=config.latent_dim, num_betas=config.num_betas)
+        self.rotation_net = make_regressor(config.regressor, out, config.latent_dim, config.num_betas)
         self.vposer = VPoserDecoder(latent_dim=config.latent_dim)
         self.body = body
         self.channels_last = False
@@ -126,7 +154,9 @@ class CrowdNet(nn.Module):
         cfg = self.config
         if self.channels_last:
             img = img.contiguous(memory_format=torch.channels_last)
-        heatmaps = gaussian_heatmaps(joints[..., :2], joints_mask, cfg.heatmap_size, cfg.sigma)
+        heatmaps = None
+        if cfg.pose_guidance:
+            heatmaps = gaussian_heatmaps(joints[..., :2], joints_mask, cfg.heatmap_size, cfg.sigma)
         return self.backbone.trunk(self.pose2feat(self.backbone.stem(img), heatmaps))
 
     def camera_translation(self, cam_param: torch.Tensor, bbox: torch.Tensor | None) -> torch.Tensor:

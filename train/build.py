@@ -8,6 +8,8 @@
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 
 from nets.body import BodyConfig, BodyModel
@@ -29,11 +31,13 @@ def make_body(section: BodyConfig) -> BodyModel:
 
 
 def build_model(section: TrainModelConfig, body: torch.nn.Module) -> CrowdNet:
-    """An untrained network for ``section.arch``; the VPoser prior frozen unless ``train_vposer``."""
+    """An untrained network for ``section.arch`` and its variant (``regressor``, ``pose_guidance``); the VPoser
+    prior frozen unless ``train_vposer``."""
+    variant = {"regressor": section.regressor, "pose_guidance": section.pose_guidance}
     if section.arch == "official":
-        model = CrowdNet(body, ModelConfig())
+        model = CrowdNet(body, ModelConfig(**variant))
     elif section.arch == "reduced":
-        model = ReducedCrowdNet(body, REDUCED_CONFIG, tuple(section.widths))
+        model = ReducedCrowdNet(body, replace(REDUCED_CONFIG, **variant), tuple(section.widths))
     else:
         raise ValueError(f"model.arch: unknown architecture {section.arch!r}; valid: {list(ARCHS)}")
     if section.train_vposer:

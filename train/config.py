@@ -52,6 +52,8 @@ class DataConfig:
     smpl_female: str | None = None
     batch_size: int = 64                      # per worker/GPU, as the official num_gpus x 64
     workers: int = 16                         # DataLoader workers
+    posefix: bool = True          # official datasets: PoseFix errors on the input 2D pose (False: the clean GT
+                                  # pose, ablation); synthetic crowds use synthetic.pose_noise instead
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
 
 
@@ -62,6 +64,8 @@ class TrainModelConfig:
     widths: tuple[int, ...] = (16, 32, 64, 128)   # reduced backbone stage widths (BasicBlock [1,1,1,1])
     train_vposer: bool = False    # False: frozen prior as in the paper; True only without real VPoser weights
     init_checkpoint: str | None = None   # weights to start from (project or official format); None: untrained
+    regressor: Literal["joint", "gap"] = "joint"   # nets.model.ModelConfig.regressor: "gap" is the ablation
+    pose_guidance: bool = True    # nets.model.ModelConfig.pose_guidance: False drops the 2D pose heatmaps (ablation)
 
 
 @dataclass(frozen=True)

@@ -266,7 +266,8 @@ def make_training_set(cfg, body: torch.nn.Module, model_config) -> MixedDataset:
             valid = [n for names in GROUPS.values() for n in names]
             raise ValueError(f"data.train: {name!r} is not a training dataset; valid: ['synthetic', *{valid}]")
         reader = open_dataset(name, cfg.data.root, split="train", **reader_options(name, cfg.data, fit_body))
-        groups[group].append(RecordDataset(reader, fit_body, model_config, seed=cfg.seed))
+        groups[group].append(RecordDataset(reader, fit_body, model_config, posefix=cfg.data.posefix,
+                                            seed=cfg.seed))
     mixed = MixedDataset(groups, seed=cfg.seed)
     log.info("training set: %s", ", ".join(f"{n} {len(g)}" for n, g in zip(mixed.names, mixed.groups)))
     return mixed

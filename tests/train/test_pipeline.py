@@ -148,6 +148,17 @@ def test_posefix_input_only_moves_coco_joints(mixed):
     d.set_epoch(0)
 
 
+def test_data_posefix_false_feeds_the_clean_pose(data_root, body):
+    cfg = load_config(RECIPE, [f"data.root={data_root}", "model.arch=reduced", "data.human36m_subjects=[1]",
+                               "data.train=[Human36M, MSCOCO]", "data.posefix=false"])
+    clean = make_training_set(cfg, body, trainer.build_model(cfg.model, body).config)
+    assert all(not d.posefix for g in clean.groups for d in g.datasets)
+    d = datasets(clean)["MSCOCO"]
+    d.set_epoch(0)
+    s = d[1]
+    np.testing.assert_allclose(s["joints"].numpy(), s["orig_joint_img"][:, :2].numpy(), atol=1e-6)
+
+
 class _Count(Dataset):
     def __init__(self, n: int, tag: int):
         self.n, self.tag = n, tag

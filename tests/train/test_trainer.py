@@ -182,3 +182,21 @@ def test_official_recipes_name_the_missing_dataset_file(tmp_path):
         trainer.make_dataset(cfg, body, trainer.build_model(cfg.model, body).config, "train")
     with pytest.raises(ValueError, match="Human3.6M"):
         trainer.make_dataset(load_config(None, ["data.train=[Human3.6M]"]), body, None, "train")
+
+
+@pytest.mark.parametrize("variant", [["model.regressor=gap"], ["model.pose_guidance=false"],
+                                     ["model.regressor=gap", "model.pose_guidance=false"]],
+                         ids=["gap", "no_guidance", "gap_no_guidance"])
+def test_variant_trains_and_reloads_strictly(tmp_path, body, variant):
+    """One step of each ablation variant; the training checkpoint and its project export rebuild that variant."""
+    from nets.checkpoint import load_model
+    cfg = tiny(tmp_path, "optim.max_steps=1", *variant)
+    result = trainer.fit(cfg)
+    assert result.step == 1 and math.isfinite(result.losses[0])
+    model = trainer.load_trained(result.checkpoint, body)
+    assert (model.config.regressor, model.config.pose_guidance) == (cfg.model.regressor, cfg.model.pose_guidance)
+    assert trainer.read_state(result.checkpoint)["model_config"]["regressor"] == cfg.model.regressor
+    loaded = load_model(trainer.export_project(model, tmp_path / "model.pt"), body)
+    assert loaded.config == model.config
+    state = model.network_state_dict()
+    assert all(torch.equal(state[k], v) for k, v in loaded.network_state_dict().items())
