@@ -11,6 +11,7 @@ import typer
 
 from stream.cli.errors import fail
 from stream.cli.process import OVERRIDE, PROCESS_ERRORS, report
+from stream.store.location import as_location, is_url
 
 SUMMARY = "summary.json"
 
@@ -105,13 +106,14 @@ def write_summary(out_dir: str, rows: list[dict], started: float) -> str:
     text = json.dumps({"format": "crowdmesh.batch/1", "started": started, "seconds": round(time.time() - started, 3),
                        "counts": counts, "inputs": rows}, indent=1, default=str)
     where = f"{out_dir.rstrip('/')}/{SUMMARY}"
-    if "://" in out_dir:
+    if is_url(out_dir):
         import fsspec
         with fsspec.open(where, "w") as f:
             f.write(text)
     else:
-        Path(out_dir).mkdir(parents=True, exist_ok=True)
-        partial = Path(where + ".partial")
+        folder = as_location(out_dir)      # a path, or file://path
+        folder.mkdir(parents=True, exist_ok=True)
+        partial = folder / f"{SUMMARY}.partial"
         partial.write_text(text)
-        partial.replace(where)
+        partial.replace(folder / SUMMARY)
     return where

@@ -33,6 +33,7 @@ from stream.pipeline.ray_actors import ProgressBoard
 from stream.pipeline.ray_pools import NodePools, PlacementError, on_node, video_nodes
 from stream.pipeline.setup import RunSummary
 from stream.pipeline.video_runner import Job, VideoRunner
+from stream.store.location import as_location, is_url
 
 log = logging.getLogger(__name__)
 
@@ -169,9 +170,9 @@ class Driver:
 
     def _marker(self, cfg: PipelineConfig, nodes: int) -> str | None:
         """On several nodes, a file beside a plain-path store that every node writing there must see."""
-        if nodes < 2 or "://" in cfg.output:
+        if nodes < 2 or is_url(cfg.output):
             return None
-        folder = Path(cfg.output).resolve().parent
+        folder = Path(as_location(cfg.output)).resolve().parent
         if folder not in self.markers:
             folder.mkdir(parents=True, exist_ok=True)
             self.markers[folder] = folder / f".crowdmesh-{self.pools.run_id}"

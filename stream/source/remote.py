@@ -11,18 +11,9 @@ see ``stream.store.location``).
 """
 from __future__ import annotations
 
-import re
-
-from stream.store.location import url_filesystem
+from stream.store.location import is_url, url_filesystem, url_scheme
 
 LIVE_SCHEMES = ("udp", "rtp", "rtsp", "rtsps", "rtmp", "rtmps", "srt", "tcp", "http", "https")
-_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
-
-
-def url_scheme(text: str) -> str | None:
-    """The lower-case scheme of a URL (``scheme://...``), None for anything else."""
-    match = _SCHEME.match(text)
-    return match.group(1).lower() if match else None
 
 
 def is_live_url(text: str) -> bool:
@@ -32,8 +23,7 @@ def is_live_url(text: str) -> bool:
 
 def is_remote(text: str) -> bool:
     """Whether ``text`` is a URL of a video file fsspec opens: a scheme other than ``LIVE_SCHEMES`` and file."""
-    scheme = url_scheme(text)
-    return scheme is not None and scheme not in LIVE_SCHEMES and scheme != "file"
+    return is_url(text) and not is_live_url(text)
 
 
 def open_remote(url: str):

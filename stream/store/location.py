@@ -34,10 +34,15 @@ _OPTIONS = {"use_listings_cache": False}
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 
 
+def url_scheme(text) -> str | None:
+    """The lower-case scheme of a URL (``scheme://...``), None for anything else."""
+    match = _SCHEME.match(str(text))
+    return match.group(1).lower() if match else None
+
+
 def is_url(text) -> bool:
     """Whether ``text`` is an fsspec URL (``scheme://...``, not ``file://``)."""
-    match = _SCHEME.match(str(text))
-    return bool(match) and match.group(1).lower() != "file"
+    return url_scheme(text) not in (None, "file")
 
 
 def as_location(value) -> Location:

@@ -151,26 +151,28 @@ def start_local_cluster(num_nodes: int = 2, cpus_per_node: int = 1, *, gpus: tup
     return cluster
 
 
-def raylet_pid(node: subprocess.Popen) -> int:
-    """The raylet process of a node started by ``start_local_cluster`` (a process of the node's group)."""
+def find_processes(match) -> list[int]:
+    """Pids of this machine's processes whose command line (bytes, arguments separated by NUL) ``match(pid,
+    cmdline)`` accepts."""
+    pids = []
     for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
         try:
             pid = int(cmdline.parent.name)
-            if os.getpgid(pid) == node.pid and b"/raylet" in cmdline.read_bytes().split(b"\0")[0]:
-                return pid
-        except (OSError, ValueError):
+            if match(pid, cmdline.read_bytes()):
+                pids.append(pid)
+        except (OSError, ValueError):    # a process that ended meanwhile
             pass
-    raise LookupError(f"no raylet in the process group of `ray start` pid {node.pid}")
+    return pids
+
+
+def raylet_pid(node: subprocess.Popen) -> int:
+    """The raylet process of a node started by ``start_local_cluster`` (a process of the node's group)."""
+    found = find_processes(lambda pid, cmd: cmd.split(b"\0")[0].endswith(b"/raylet") and os.getpgid(pid) == node.pid)
+    if not found:
+        raise LookupError(f"no raylet in the process group of `ray start` pid {node.pid}")
+    return found[0]
 
 
 def ray_processes() -> set[int]:
     """Every Ray raylet and GCS server process on the machine."""
-    found = set()
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            program = cmdline.read_bytes().split(b"\0")[0]
-        except OSError:
-            continue
-        if program.endswith((b"/raylet", b"/gcs_server")):
-            found.add(int(cmdline.parent.name))
-    return found
+    return set(find_processes(lambda pid, cmd: cmd.split(b"\0")[0].endswith((b"/raylet", b"/gcs_server"))))

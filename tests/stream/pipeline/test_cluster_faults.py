@@ -10,10 +10,9 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 import ray
 
-from ray_cluster import ray_processes, raylet_pid, start_local_cluster
+from ray_cluster import find_processes, ray_processes, raylet_pid, start_local_cluster
 from store_compare import assert_same_store
 from stream_helpers import pipeline_overrides
 from stream.pipeline.ray_driver import run_many
@@ -78,14 +77,7 @@ def _kill_when(stored: int, kill):
 
 
 def _video_runner_pids() -> list[int]:
-    pids = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            if cmdline.read_bytes().startswith(b"ray::VideoRunner"):
-                pids.append(int(cmdline.parent.name))
-        except OSError:
-            pass
-    return pids
+    return find_processes(lambda pid, cmd: cmd.startswith(b"ray::VideoRunner"))
 
 
 def test_killed_video_runner_resumes_its_video(ray_cluster, pipeline_config, reference_store, tmp_path):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ray_cluster import start_local_cluster
+from ray_cluster import find_processes, start_local_cluster
 from stream.pipeline.ray_setup import init_ray, ray_session
 
 SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "check_ray_loopback.py"
@@ -82,14 +82,7 @@ def test_init_ray_refuses_resources_when_joining_a_cluster():
 
 
 def _processes_under(path: Path) -> list[int]:
-    pids = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            if str(path).encode() in cmdline.read_bytes():
-                pids.append(int(cmdline.parent.name))
-        except OSError:
-            pass
-    return pids
+    return find_processes(lambda pid, cmd: str(path).encode() in cmd)
 
 
 def test_local_cluster_runs_a_task_on_each_of_two_nodes():
