@@ -24,6 +24,7 @@ import torch
 from stream.demo.score import Motion, fill_who, load_truth, match_rows, track_motions
 
 FPS = 30.0
+UNIT_NOISE = (0.02, 0.005)   # rad, m: ``smoother_alone``'s rotation and translation noise before scaling
 
 
 @dataclass(frozen=True)
@@ -159,6 +160,52 @@ def offline_motions(tracks, truth, joints: FastJoints, fps: float, config=None, 
         out.append(Motion(int(track.track_id), s["frame"].astype(np.int64), fill_who(s["frame"], track.frame, matched),
                           joints(s["smpl_pose"], s["smpl_betas"], s["cam_trans"]), s["smpl_betas"], s["observed"]))
     return out
+
+
+@dataclass(frozen=True)
+class TruthTrack:
+    """One true person's own SMPL parameters over the frames they are present, noise added (``noisy_truth``):
+    a stored track's fields that the smoothers read."""
+    track_id: int
+    frame: np.ndarray        # (T,)
+    smpl_pose: np.ndarray    # (T, 24, 3)
+    cam_trans: np.ndarray    # (T, 3)
+    smpl_betas: np.ndarray   # (T, 10)
+
+
+def noisy_truth(clip: Clip, rot_sd: float, trans_sd: float, seed: int) -> list[TruthTrack]:
+    """The truth's tracks, each joint rotation turned by a random rotation (axis-angle ~ N(0, ``rot_sd``² rad²)
+    per component) and the translation moved by N(0, ``trans_sd``² m²), independently per frame."""
+    from nets.rotations import axis_angle_to_quaternion, quaternion_multiply, quaternion_to_axis_angle
+
+    d, rng, out = np.load(clip.truth), np.random.default_rng(seed), []
+    for n in range(d["present"].shape[1]):
+        frame = np.flatnonzero(d["present"][:, n])
+        pose = d["smpl_pose"][frame, n].reshape(-1, 24, 3)
+        turn = axis_angle_to_quaternion(rng.normal(0.0, rot_sd, pose.shape))
+        pose = quaternion_to_axis_angle(quaternion_multiply(axis_angle_to_quaternion(pose), turn))
+        trans = d["trans"][frame, n] + rng.normal(0.0, trans_sd, (len(frame), 3))
+        out.append(TruthTrack(n, frame, pose, trans, np.repeat(d["betas"][n][None], len(frame), 0)))
+    return out
+
+
+def truth_motions(tracks: list[TruthTrack], joints: FastJoints) -> list[Motion]:
+    """``noisy_truth`` tracks as Motions (every row its own true person)."""
+    return [Motion(t.track_id, t.frame, np.full(len(t.frame), t.track_id), joints(t.smpl_pose, t.smpl_betas, t.cam_trans),
+                   t.smpl_betas, np.ones(len(t.frame), bool)) for t in tracks]
+
+
+def smoother_alone(clip: Clip, truth, joints: FastJoints, raw_accel: float, seed: int, config=None) -> dict:
+    """The offline smoother apart from the network: "truth+noise" (``noisy_truth``, the noise scaled linearly,
+    as the acceleration error of noise grows with its size, to ``raw_accel``: as strong as the network's) and
+    "its offline" (``offline_motions`` of those tracks, ``config`` a ``SmoothingConfig``), scored."""
+    from stream.demo.score import score_motions
+
+    unit = score_motions(truth_motions(noisy_truth(clip, *UNIT_NOISE, seed), joints), truth)["accel_error_mm"]
+    tracks = noisy_truth(clip, *(v * raw_accel / unit for v in UNIT_NOISE), seed)
+    who = [np.full(len(t.frame), t.track_id) for t in tracks]
+    return {"truth+noise": score_motions(truth_motions(tracks, joints), truth),
+            "its offline": score_motions(offline_motions(tracks, truth, joints, FPS, config, who), truth)}
 
 
 def refilter(tracks, min_cutoff: float, beta: float, **params) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -103,10 +103,12 @@ class SmoothingConfig:
     beta: float = 0.0             # cutoff growth with speed (higher = less lag on fast motion)
     d_cutoff: float = 1.0         # Hz: cutoff of the speed estimate
     max_gap_s: float = 0.5        # a track unseen longer than this restarts its filter
-    # offline (zero-phase, whole tracks): Gaussian local-linear smoother on the rotation manifold, gap filling
+    # offline (zero-phase, whole tracks): Gaussian local-quadratic smoother on the rotation manifold, gap filling
     offline: bool = False         # smooth every track offline at the end of a finished `stream process`
-    offline_sigma_s: float = 0.05  # s: Gaussian width (0 = fill gaps only); 0.05: 1.5 frames at 30 fps, keeps 2 Hz
-    #                               motion at 82 % and 3 Hz (a clap) at 61 % of its amplitude, white noise variance / 5
+    offline_sigma_s: float = 0.0525  # s: Gaussian width (0 = fill gaps only); 0.0525: 1.6 frames at 30 fps, keeps
+    #                               2 Hz motion at 98 % and 3 Hz (a clap) at 92 % of its amplitude, white noise variance
+    #                               / 3.3; chosen on the tuning clips by benchmarks/quality_sweep.py --offline
+    #                               (the smallest worst peak fast-limb speed error; none within 10 % on both)
     offline_max_gap_s: float = 1.0  # s: frames between two sightings at most this far apart are filled; a longer
     #                               gap splits the track into segments smoothed apart (1 s: an occlusion by a passer-by)
 

@@ -18,7 +18,8 @@ Accuracy is over the rows with a true person (matched, or filled between rows of
 PA-MPJPE of the pelvis-centred 30 joints. Smoothness is over runs of consecutive frames on one true person:
 acceleration error of the pelvis-centred joints (mm/frame²), depth jitter of the pelvis (mean |second
 difference| of its z, mm/frame²; ``z_jitter_truth_mm`` is the truth's over the same frames), spread of the
-shape per track, the 99th-percentile speed of wrists and ankles (pelvis-centred) over the truth's, and the
+shape per track, the speed of wrists and ankles (pelvis-centred) kept where the truth's is in its top 1 %
+(``peak_speed_ratio``), and the
 delay of those joints behind the truth (``lag_frames``; its estimate varies by about half a frame between
 clips even for unfiltered values).
 """

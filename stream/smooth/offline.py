@@ -10,17 +10,26 @@ segment and the frames between them are filled; a longer gap starts a new segmen
 apart and the frames between them stay empty.
 
 Per segment, on its dense frames (filled ones first interpolated: slerp per joint, linear translation):
-a local linear fit with Gaussian weights (sigma ``offline_sigma_s`` seconds, window +-3 sigma) at every
-frame t. For the translation x: ``x_t + a_t``, where ``a_t + c_t k`` is the weighted least-squares line
-through the differences ``x_{t+k} - x_t``. For each joint rotation q: the same fit on the tangent vectors
-``log(q_t^-1 q_{t+k})`` (axis-angle of the relative rotation, the short way round, so a quaternion's sign
-and an axis-angle past pi do not matter), the result ``q_t exp(a_t)``; a second pass fits around that
-result. Inside a segment the window is symmetric and the fit is a Gaussian-weighted mean (zero phase, no
-lag); near a segment's ends the line's slope keeps it unbiased. So a constant rotation or translation
-comes back exactly, a rotation at constant angular velocity and a translation at constant velocity come
-back unchanged up to rounding (first and last frames included), and white noise of variance s^2 leaves about
-``s^2 / (2 sqrt(pi) sigma fps)`` in the middle of a segment (a fifth at 0.05 s and 30 fps). Amplitude kept
-at f Hz: about ``exp(-2 pi^2 sigma^2 f^2)`` (0.05 s at 30 fps: 82 % at 2 Hz, 61 % at 3 Hz).
+a local quadratic fit with Gaussian weights (sigma ``offline_sigma_s`` seconds, window +-3 sigma) at every
+frame t. For the translation x: ``x_t + a_t``, where ``a_t + b_t k + c_t k^2`` is the weighted least-squares
+parabola through the differences ``x_{t+k} - x_t``. For each joint rotation q: the same fit on the tangent vectors
+``log(q_t^-1 q_{t+k})`` (axis-angle of the relative rotation, the short way round, so a quaternion's sign and an
+axis-angle past pi do not matter), the result ``q_t exp(a_t)``; a second pass fits around that result. Where the
+window holds only two frames (a segment of two) the fit is a line, where it holds one, that frame.
+
+So a constant rotation or translation comes back exactly; a translation at constant acceleration, a rotation at
+constant angular velocity and one about a fixed axis whose angle grows quadratically come back unchanged up to
+rounding, first and last frames included (near a segment's ends the window is one-sided, and the parabola keeps
+the fit unbiased there). Inside a segment the window is symmetric and the fit is a fixed zero-phase kernel (no
+lag), a Savitzky-Golay filter with Gaussian weights: the Gaussian times ``(3 - k^2 / s^2) / 2``, s = sigma fps
+frames. From that kernel (continuous approximation; the discrete one measured within 1 %): white noise of
+variance v leaves about ``27 v / (32 sqrt(pi) s)`` in the middle of a segment (v / 3.3 at 0.0525 s and 30 fps;
+measured: about 1.7 times that on a segment's first and last 3 frames), and a sine of f Hz keeps
+``(1 + u) exp(-u)`` of its amplitude, ``u = 2 pi^2 sigma^2 f^2`` (0.0525 s: 98 % at 2 Hz, 91 % at 3 Hz;
+measured 98 % and 92 %). A local line (the Gaussian mean inside a segment) keeps only ``exp(-u)`` (82 % and
+64 % at 0.05 s) and leaves ``v / (2 sqrt(pi) s)``: at equal leftover noise the parabola's sigma is 27/16 times
+the line's, and it keeps more below about 3 Hz (0.084 s against 0.05 s: 89 % against 82 % at 2 Hz, both 64 % at
+3 Hz).
 
 Body shape: one per track, the per-coefficient median of the observed betas (all segments), on every row.
 
@@ -44,7 +53,7 @@ from stream.store.read import Store, open_root
 log = logging.getLogger(__name__)
 
 KERNEL_RADIUS = 3.0     # window half-width in sigmas
-METHOD = "gaussian_local_linear"
+METHOD = "gaussian_local_quadratic"
 
 
 class OfflineSmoothingError(ValueError):
@@ -161,48 +170,59 @@ def _smooth_segment(frames, pose, trans, sigma_frames: float) -> dict[str, np.nd
 
 
 def smooth_vectors(x: np.ndarray, sigma_frames: float) -> np.ndarray:
-    """(T, ..., 3) evenly spaced samples -> the local linear Gaussian fit at each (see the module docstring)."""
-    return x + local_linear(len(x), sigma_frames, lambda k, t: x[t.start + k:t.stop + k] - x[t])
+    """(T, ..., 3) evenly spaced samples -> the local quadratic Gaussian fit at each (see the module docstring)."""
+    return x + local_quadratic(len(x), sigma_frames, lambda k, t: x[t.start + k:t.stop + k] - x[t])
 
 
 def smooth_rotations(q: np.ndarray, sigma_frames: float, passes: int = 2) -> np.ndarray:
-    """(T, ..., 4) unit quaternions (x, y, z, w), evenly spaced -> the local linear Gaussian fit in the tangent
+    """(T, ..., 4) unit quaternions (x, y, z, w), evenly spaced -> the local quadratic Gaussian fit in the tangent
     space at each (see the module docstring), ``passes`` times around the last result."""
     base = q
     for _ in range(passes):
-        step = local_linear(len(q), sigma_frames, _tangents(q, base))
+        step = local_quadratic(len(q), sigma_frames, _tangents(q, base))
         base = quaternion_multiply(base, axis_angle_to_quaternion(step))
     return base
 
 
 def _tangents(q: np.ndarray, base: np.ndarray):
-    """The tangent vectors log(base_t^-1 q_{t+k}) (axis-angle, angle <= pi) for ``local_linear``."""
+    """The tangent vectors log(base_t^-1 q_{t+k}) (axis-angle, angle <= pi) for ``local_quadratic``."""
     inverse = quaternion_conjugate(base)
     return lambda k, t: quaternion_to_axis_angle(quaternion_multiply(inverse[t], q[t.start + k:t.stop + k]))
 
 
-def local_linear(n: int, sigma_frames: float, residual) -> np.ndarray:
-    """At each of n evenly spaced samples t, the value at k = 0 of the Gaussian-weighted least-squares line
-    through ``residual(k, t)`` (the offsets of sample t + k from sample t's base, for the rows ``t`` (a
-    slice) that have a sample t + k) over the window ``|k| <= KERNEL_RADIUS * sigma_frames``."""
+def local_quadratic(n: int, sigma_frames: float, residual) -> np.ndarray:
+    """At each of n evenly spaced samples t, the value at k = 0 of the Gaussian-weighted least-squares parabola
+    ``a + b k + c k^2`` through ``residual(k, t)`` (the offsets of sample t + k from sample t's base, for the rows
+    ``t`` (a slice) that have a sample t + k) over the window ``|k| <= KERNEL_RADIUS * sigma_frames``; a line
+    where the window holds only two distinct k, the weighted mean where it holds one."""
     radius = int(np.ceil(KERNEL_RADIUS * sigma_frames))
-    s = np.zeros((3, n))                                          # sums of w, w k, w k^2
-    a = b = None                                                  # sums of w v, w k v
+    s = np.zeros((5, n))                                          # sums of w k^j, j = 0..4
+    m = None                                                      # sums of w k^j v, j = 0..2
     for k in range(-radius, radius + 1):
         rows = slice(max(0, -k), min(n, n - k))
         if rows.start >= rows.stop:
             continue
         v = residual(k, rows)
-        if a is None:
-            a, b = np.zeros((n, *v.shape[1:])), np.zeros((n, *v.shape[1:]))
-        weight = np.exp(-0.5 * (k / sigma_frames) ** 2)
-        s[:, rows] += (weight * np.array([1.0, k, k * k]))[:, None]
-        a[rows] += weight * v
-        b[rows] += weight * k * v
-    s0, s1, s2 = (part.reshape((n,) + (1,) * (a.ndim - 1)) for part in s)
-    det = s0 * s2 - s1 * s1
-    line = det > 1e-9 * s0 * s2                                   # samples on both sides, or on one side at two k
-    return np.where(line, (s2 * a - s1 * b) / np.where(line, det, 1.0), a / s0)
+        if m is None:
+            m = np.zeros((3, n, *v.shape[1:]))
+        powers = np.exp(-0.5 * (k / sigma_frames) ** 2) * float(k) ** np.arange(5)
+        s[:, rows] += powers[:, None]
+        for j in range(3):
+            m[j, rows] += powers[j] * v
+    return _value_at_zero(s.reshape((5, n) + (1,) * (m.ndim - 2)), m)
+
+
+def _value_at_zero(s: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """The fitted value at k = 0 from the weighted moments ``s[j] = sum w k^j`` (j = 0..4) and
+    ``m[j] = sum w k^j v`` (j = 0..2): the first row of the inverse of the normal matrix [[s0 s1 s2] [s1 s2 s3]
+    [s2 s3 s4]] (its cofactors over its determinant) applied to m; the line's or the mean's where it is singular."""
+    s0, s1, s2, s3, s4 = s
+    c0, c1, c2 = s2 * s4 - s3 * s3, s2 * s3 - s1 * s4, s1 * s3 - s2 * s2
+    det3, det2 = s0 * c0 + s1 * c1 + s2 * c2, s0 * s2 - s1 * s1
+    parabola = det3 > 1e-9 * s0 * s2 * s4                        # three distinct k in the window
+    line = det2 > 1e-9 * s0 * s2                                  # two
+    value = np.where(line, (s2 * m[0] - s1 * m[1]) / np.where(line, det2, 1.0), m[0] / s0)
+    return np.where(parabola, (c0 * m[0] + c1 * m[1] + c2 * m[2]) / np.where(parabola, det3, 1.0), value)
 
 
 def _check_track(frames, pose, trans, betas):

@@ -45,6 +45,10 @@ def test_peak_speed_ratio_and_betas_spread():
     gt = np.linspace(0, 1, 101)
     assert peak_speed_ratio(0.5 * gt, gt) == pytest.approx(0.5)
     assert peak_speed_ratio(gt, gt, q=100) == 1.0
+    spiky = gt + 10.0 * (gt < 0.5)           # noise spikes where the truth is slow do not count
+    assert peak_speed_ratio(spiky, gt) == 1.0
+    with pytest.raises(ValueError, match="pair up"):
+        peak_speed_ratio(gt[:-1], gt)
     constant = np.ones((10, 10))
     steps = np.repeat([[0.0], [2.0]], 5, axis=0) * np.ones((1, 10))   # std 1 in every component
     assert betas_spread([constant, steps, np.zeros((1, 10))]) == pytest.approx(0.5)   # 1-row tracks left out

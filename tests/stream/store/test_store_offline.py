@@ -41,7 +41,7 @@ def test_offline_values_go_beside_the_raw_ones_which_stay_byte_for_byte(tmp_path
     root_before, root_after = (json.loads(f["zarr.json"])["attributes"] for f in (before, after))
     assert root_after.pop("offline_smoothing") == summary.parameters and root_after == root_before
     store = open_store(path)
-    assert summary.parameters["sigma_s"] == 0.05 and summary.parameters["frames_done"] == FRAMES
+    assert summary.parameters["sigma_s"] == SHORT_GAPS.offline_sigma_s and summary.parameters["frames_done"] == FRAMES
     assert summary.tracks == len(store.track_ids()) and summary.filled > 0 and summary.segments > summary.tracks
     for track in store:
         offline = store.offline(track.track_id)
@@ -52,7 +52,7 @@ def test_offline_values_go_beside_the_raw_ones_which_stay_byte_for_byte(tmp_path
         np.testing.assert_array_equal(offline.frame[offline.observed], track.frame)
         np.testing.assert_array_equal(offline.time, store.frames()[0][offline.frame])
     assert "values:  raw, offline-smoothed" in info_lines(store)
-    assert any(line.startswith("offline: gaussian_local_linear") for line in info_lines(store))
+    assert any(line.startswith("offline: gaussian_local_quadratic") for line in info_lines(store))
 
 
 def test_smoothing_twice_gives_the_same_arrays(tmp_path):
