@@ -5,6 +5,7 @@
     python -m train eval --config configs/train/3dpw_crowd.yaml --checkpoint ...   # 3DPW-Crowd, 3DPW, MuPoTS table
     python -m train export --checkpoint ... --official out.pth.tar     # the official release layout
     python -m train export --checkpoint ... --project model.pt         # loads in `stream process model.checkpoint=`
+    python -m train ablate --config configs/train/ablation.yaml        # variants x seeds, cached per run
 """
 from __future__ import annotations
 
@@ -21,7 +22,9 @@ def main(argv=None) -> int:
                                          "(3DPW-Crowd, 3DPW, MuPoTS)")
     p_exp = sub.add_parser("export", help="write a training checkpoint in the official release layout (--official) "
                                           "or as a crowdmesh model checkpoint for the stream (--project)")
-    for p in (p_fit, p_eval):
+    p_abl = sub.add_parser("ablate", help="train and score model variants on synthetic crowds (train.ablation); "
+                                          "a rerun trains only what changed")
+    for p in (p_fit, p_eval, p_abl):
         p.add_argument("--config", required=True, help="configs/train/<recipe>.yaml")
         p.add_argument("overrides", nargs="*", help="dotted.key=value")
     p_eval.add_argument("--checkpoint", required=True)
@@ -42,6 +45,10 @@ def main(argv=None) -> int:
             return 0
         if args.command == "eval":
             return _evaluate(args)
+        if args.command == "ablate":
+            from train.ablation import load_ablation, run_ablation
+            run_ablation(load_ablation(args.config, args.overrides))
+            return 0
     except FileNotFoundError as e:  # DatasetFileMissing names the file and where the dataset comes from
         print(f"error: {e}", file=sys.stderr)
         return 2

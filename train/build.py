@@ -105,7 +105,8 @@ def make_dataset(cfg: TrainConfig, body, model_config: ModelConfig, split: str):
         from train.pipeline import make_training_set
         return make_training_set(cfg, body, model_config)
     from train.synthetic import SyntheticCrowdDataset
-    return SyntheticCrowdDataset(body, cfg.data.synthetic, model_config, split=split)
+    return SyntheticCrowdDataset(body, cfg.data.synthetic, model_config, split=split,
+                                 posefix=cfg.data.posefix and split == "train")
 
 
 def pick_device(cfg: TrainConfig) -> torch.device:

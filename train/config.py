@@ -52,8 +52,8 @@ class DataConfig:
     smpl_female: str | None = None
     batch_size: int = 64                      # per worker/GPU, as the official num_gpus x 64
     workers: int = 16                         # DataLoader workers
-    posefix: bool = True          # official datasets: PoseFix errors on the input 2D pose (False: the clean GT
-                                  # pose, ablation); synthetic crowds use synthetic.pose_noise instead
+    posefix: bool = True          # PoseFix errors on the training input 2D pose (official datasets and synthetic
+                                  # crowds); False: the clean GT pose (ablation)
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
 
 

@@ -12,8 +12,14 @@ A sample is one present person in one frame with at least ``min_visible`` joints
 Preprocessing follows the official one (TRAINING.md §3): the person's box is padded to a square and
 enlarged ×1.25, the frame is cropped by an affine warp to ``input_size``², 2D joints go to heatmap
 pixels (``heatmap_size`` per crop side), depth to ``heatmap_size`` bins over ±1 m around the root.
-The input 2D pose is the ground truth (plus optional Gaussian noise); every sample is 3D with an exact
-"fit" (the generator's own SMPL parameters), so the fit targets equal the dataset targets.
+The input 2D pose is the ground truth, plus optional Gaussian noise (``pose_noise``) and, with
+``posefix=True``, PoseFix errors on its COCO joints (``train.posefix``; the near people are those whose
+boxes overlap the target's, as in the official datasets). With ``input_noise`` (a
+``nets.synth.NoiseConfig``; evaluation) it is instead the target's own simulated detection
+(``nets.synth.simulate_detections`` without misses or false positives, SMPL-30 joints): jittered, occluded
+joints guessed, joints dropped (masked), left/right swaps; only people with a visible joint are kept.
+Every sample is 3D with an exact "fit" (the generator's own SMPL parameters), so the fit targets equal
+the dataset targets. ``occlusion`` (N,) is the target's occluded joint fraction (``Crowd.occlusion``).
 Determinism: crowds depend only on the seeds; per-sample noise/augmentation on (seed, epoch, index).
 """
 from __future__ import annotations
@@ -27,10 +33,13 @@ from torch.utils.data import Dataset
 
 from nets.joints import COCO17, SMPL30
 from nets.model import ModelConfig
-from nets.synth import CrowdConfig, make_crowd, render
+from dataclasses import replace
+
+from nets.metrics import crowd_index
+from nets.synth import CrowdConfig, NoiseConfig, make_crowd, render, simulate_detections
 from train.config import SyntheticConfig
 from train.losses import fit_param_valid_mask
-from nets.metrics import crowd_index
+from train.posefix import synthesize_superset
 
 BBOX_3D_SIZE = 2.0   # metres of depth spanned by the heatmap volume (official bbox_3d_size)
 _COCO_IN_30 = [SMPL30.index(n) for n in COCO17]
@@ -61,12 +70,12 @@ def rot_z(deg: float) -> np.ndarray:
 
 class SyntheticCrowdDataset(Dataset):
     def __init__(self, body, config: SyntheticConfig, model_config: ModelConfig, split: str = "train",
-                 augment: bool | None = None):
+                 augment: bool | None = None, posefix: bool = False, input_noise: NoiseConfig | None = None):
         if split not in ("train", "test"):
             raise ValueError(f"split: expected 'train' or 'test', got {split!r}")
         self.config, self.model_config, self.split = config, model_config, split
         self.augment = (split == "train") if augment is None else augment
-        self.epoch = 0
+        self.posefix, self.epoch, self.detected = posefix, 0, []
         seed0 = config.seed if split == "train" else config.test_seed
         count = config.sequences if split == "train" else config.test_sequences
         self.crowds, self.frames, index = [], [], []
@@ -79,15 +88,17 @@ class SyntheticCrowdDataset(Dataset):
             kp = crowd.keypoints2d["smpl30"]
             inside = ((kp[..., 0] >= 0) & (kp[..., 0] < config.width) & (kp[..., 1] >= 0)
                       & (kp[..., 1] < config.height))
-            for t in range(crowd.frames):
-                for n in range(crowd.people):
-                    if crowd.present[t, n] and inside[t, n].sum() >= config.min_visible:
-                        index.append((s, t, n))
+            keep = crowd.present & (inside.sum(-1) >= config.min_visible)
+            if input_noise is not None:
+                self.detected.append(_detected_poses(crowd, input_noise, seed0 + s))
+                keep &= kp[..., 2].sum(-1) > 0
+            index += [(s, t, n) for t, n in zip(*np.nonzero(keep))]
         if not index:
             raise ValueError(f"synthetic {split} split has no person with >= {config.min_visible} joints in view; "
                              "raise sequences/people or lower data.synthetic.min_visible")
         self.index = np.array(index, dtype=np.int64)
         self.crowd_index = np.array([self._crowd_index(*i) for i in index], dtype=np.float32)
+        self.occlusion = np.array([self.crowds[s].occlusion[t, n] for s, t, n in index], dtype=np.float32)
         self._fit_valid = fit_param_valid_mask().numpy()
 
     def __len__(self) -> int:
@@ -133,12 +144,10 @@ class SyntheticCrowdDataset(Dataset):
         if rot != 0.0:
             root, _ = cv2.Rodrigues(pose[:3])
             pose[:3] = cv2.Rodrigues(R @ root)[0][:, 0]
-        joints_in = uv.copy()
-        if cfg.pose_noise > 0:
-            joints_in = joints_in + rng.normal(0.0, cfg.pose_noise, joints_in.shape)
+        joints_in, mask = self._input_pose(s, t, n, M, uv, trunc, rng)
         f32 = lambda a: torch.as_tensor(np.asarray(a, np.float32))  # noqa: E731
         return {
-            "img": img, "joints": f32(joints_in), "joints_mask": f32(trunc),
+            "img": img, "joints": f32(joints_in), "joints_mask": f32(mask),
             "orig_joint_img": f32(joint_img), "orig_joint_trunc": f32(trunc),
             "orig_joint_valid": torch.ones(len(SMPL30), 1), "orig_joint_cam": f32(joint_cam),
             "fit_joint_img": f32(joint_img), "fit_joint_trunc": f32(trunc), "fit_joint_cam": f32(joint_cam),
@@ -146,3 +155,39 @@ class SyntheticCrowdDataset(Dataset):
             "is_valid_fit": torch.ones(1), "is_3D": torch.ones(1),
             "crowd_index": torch.tensor(self.crowd_index[i]),
         }
+
+    def _input_pose(self, s: int, t: int, n: int, M: np.ndarray, uv: np.ndarray, trunc: np.ndarray,
+                    rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """The input 2D pose (30,2) in heatmap px and its mask (30,1) (see the module docstring)."""
+        to_hm = self.model_config.heatmap_size / self.model_config.input_size
+        if self.detected:
+            det = self.detected[s][t, n]
+            joints_in = (det[:, :2] @ M[:, :2].T + M[:, 2]) * to_hm
+            inside = ((joints_in >= 0) & (joints_in < self.model_config.heatmap_size)).all(1)
+            return joints_in, (inside & (det[:, 2] > 0))[:, None].astype(np.float32)
+        joints_in = uv.copy()
+        if self.posefix:
+            crowd = self.crowds[s]
+            warp = lambda kp: np.concatenate([kp @ M[:, :2].T + M[:, 2], np.ones((len(kp), 1))], 1)  # noqa: E731
+            near = [warp(crowd.keypoints2d["smpl30"][t, m, :, :2]) for m in range(crowd.people)
+                    if m != n and crowd.present[t, m] and _overlap(crowd.boxes[t, n], crowd.boxes[t, m])]
+            own = np.concatenate([joints_in / to_hm, np.ones((len(uv), 1))], 1)
+            joints_in = synthesize_superset(own, np.array(near).reshape(-1, len(SMPL30), 3), rng)[:, :2] * to_hm
+        if self.config.pose_noise > 0:
+            joints_in = joints_in + rng.normal(0.0, self.config.pose_noise, joints_in.shape)
+        return joints_in, trunc
+
+
+def _overlap(a: np.ndarray, b: np.ndarray) -> bool:
+    """Two xywh boxes intersect."""
+    return bool(a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3])
+
+
+def _detected_poses(crowd, noise: NoiseConfig, seed: int) -> np.ndarray:
+    """(T, N, 30, 3) each person's simulated SMPL-30 detection (x, y, score; score 0: dropped), no misses or
+    false positives; NaN where the person was not detectable (no visible joint)."""
+    noise = replace(noise, miss_rate=0.0, false_positive_rate=0.0, min_visible=1, seed=seed)
+    out = np.full((crowd.frames, crowd.people, len(SMPL30), 3), np.nan)
+    for t, dets in enumerate(simulate_detections(crowd, noise, "smpl30")):
+        out[t, dets.truth] = dets.keypoints
+    return out

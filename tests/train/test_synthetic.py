@@ -67,3 +67,39 @@ def test_crop_transform_maps_box_centre_to_crop_centre():
     M = crop_transform(np.array([100.0, 50.0]), 40.0, 128, rot_deg=25.0)
     assert np.allclose(M[:, :2] @ [100.0, 50.0] + M[:, 2], [64, 64])
     assert np.isclose(np.linalg.det(M[:, :2]), (128 / 40) ** 2)
+
+
+def test_posefix_moves_only_coco_joints_and_is_repeatable(body, train_set):
+    from nets.joints import COCO17, SMPL30
+    fixed = SyntheticCrowdDataset(body, SMALL, REDUCED_CONFIG, "train", posefix=True)
+    coco = [SMPL30.index(n) for n in COCO17]
+    others = [i for i in range(len(SMPL30)) if i not in coco]
+    moved = []
+    for i in range(len(fixed)):
+        noisy, clean = fixed[i]["joints"], train_set[i]["joints"]
+        assert torch.equal(noisy[others], clean[others])
+        assert torch.equal(noisy, fixed[i]["joints"])            # same (seed, epoch, index): same errors
+        moved.append(float((noisy[coco] - clean[coco]).norm(dim=1).max()))
+    assert max(moved) > 0.1                                        # errors of a few heatmap pixels somewhere
+    fixed.set_epoch(1)
+    assert any(not torch.equal(fixed[i]["joints"], train_set[i]["joints"]) for i in range(len(fixed)))
+
+
+def test_input_noise_levels_grow_and_mask_dropped_joints(body):
+    from train.ablation_eval import EVAL_NOISE
+    cfg = SyntheticConfig(test_sequences=1, people=6, frames=3, test_seed=77)
+    errors = []
+    for level in ("clean", "moderate", "heavy"):
+        ds = SyntheticCrowdDataset(body, cfg, REDUCED_CONFIG, "test", input_noise=EVAL_NOISE[level])
+        assert np.array_equal(ds.occlusion, [ds.crowds[s].occlusion[t, n] for s, t, n in ds.index])
+        samples = [ds[i] for i in range(len(ds))]
+        mask = torch.stack([s["joints_mask"][:, 0] for s in samples]) > 0
+        err = torch.stack([(s["joints"] - s["orig_joint_img"][:, :2]).norm(dim=1) for s in samples])[mask]
+        errors.append(float(err.mean()))
+        if level == "clean":   # the exact joints; joints outside the image masked
+            assert float(err.max()) < 1e-4
+            kp = ds.crowds[0].keypoints2d["smpl30"]
+            s, t, n = ds.index[0]
+            outside = (kp[t, n, :, 0] < 0) | (kp[t, n, :, 0] >= cfg.width) | (kp[t, n, :, 1] < 0) | (kp[t, n, :, 1] >= cfg.height)
+            assert not mask[0][torch.from_numpy(outside)].any()
+    assert errors[0] < errors[1] < errors[2]
