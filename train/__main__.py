@@ -34,7 +34,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
-    from train.config import load_config
+    from train.config import ConfigError, load_config
     from train import trainer
     try:
         if args.command == "fit":
@@ -49,7 +49,7 @@ def main(argv=None) -> int:
             from train.ablation import load_ablation, run_ablation
             run_ablation(load_ablation(args.config, args.overrides))
             return 0
-    except FileNotFoundError as e:  # DatasetFileMissing names the file and where the dataset comes from
+    except (FileNotFoundError, ConfigError) as e:  # each names the file or key and what is expected
         print(f"error: {e}", file=sys.stderr)
         return 2
     if not (args.official or args.project):

@@ -72,3 +72,10 @@ def test_table_mean_and_seed_spread():
     assert "| full | 3 | 110.0 ± 10.0 | 55.0 ± 5.0 | 110.0 ± 10.0 |" in table
     assert "| gap | 1 | 150.0 | 75.0 | 150.0 |" in table
     assert "all +40.0 (±10.0)" in format_differences(results)
+
+
+def test_cli_names_a_bad_override_and_exits_2(tmp_path, capsys):
+    from train.__main__ import main
+    code = main(["ablate", "--config", "configs/train/ablation.yaml", f"output_dir={tmp_path}",
+                 "variants=[{name: typo, overrides: [model.regresor=gap]}]"])
+    assert code == 2 and "model.regresor" in capsys.readouterr().err
