@@ -6,11 +6,11 @@ one held-out set (``train.ablation_eval``), results cached per run.
 
 A run is one (variant, seed): the ``train`` recipe with the variant's ``overrides`` (dotted keys of the
 training recipe, e.g. ``model.regressor=gap``) and ``seed``, trained by ``train.trainer.fit`` into
-``<output_dir>/runs/<variant>-s<seed>``. Its ``run.json`` keeps a hash of the run's training config and,
-once scored, the hash of the evaluation set with the scores: a rerun trains only runs whose config changed
-(or never finished) and scores only runs whose model or evaluation set changed. Runs go ``jobs`` at a time,
-each in its own process with its share of the CPU threads (small models train faster so on CPU than one
-run on all cores). Writes ``<output_dir>/ablation.md`` (the tables) and ``results.json``.
+``<output_dir>/runs/<variant>-s<seed>`` (only its final snapshot is kept). Its ``run.json`` keeps a hash of the
+run's training config and, once scored, the hash of the evaluation set with the scores: a rerun trains only runs
+whose config changed (or never finished) and scores only runs whose model or evaluation set changed. Runs go
+``jobs`` at a time, each in its own process with its share of the CPU threads (small models train faster so on
+CPU than one run on all cores). Writes ``<output_dir>/ablation.md`` (the tables) and ``results.json``.
 """
 from __future__ import annotations
 
@@ -127,6 +127,9 @@ def _execute(run: Run, eval_section: EvalSetConfig, threads: int) -> dict:
         shutil.rmtree(run.folder, ignore_errors=True)   # another config's checkpoints must not be resumed
         start = time.perf_counter()
         result = trainer.fit(run.config)
+        for snapshot in Path(result.checkpoint).parent.glob("*.pth"):   # the final one is all a run needs
+            if snapshot != Path(result.checkpoint):
+                snapshot.unlink()
         record = {"variant": run.variant, "seed": run.seed, "train_key": run.key, "checkpoint": str(result.checkpoint),
                   "steps": result.step, "train_seconds": round(time.perf_counter() - start, 1),
                   "final_loss": result.metrics.get("loss")}

@@ -19,10 +19,11 @@ def tiny(tmp_path, *extra):
     return load_ablation("configs/train/ablation.yaml", [*TINY, f"output_dir={tmp_path}", *extra])
 
 
-def test_each_variant_trains_one_step_and_is_scored(tmp_path):
+def test_each_variant_trains_and_is_scored(tmp_path):
     cfg = tiny(tmp_path, "variants=[{name: full, seeds: [0]}, {name: gap, overrides: [model.regressor=gap], seeds: [0]},"
                          " {name: no_guidance, overrides: [model.pose_guidance=false], seeds: [0]},"
-                         " {name: no_posefix, overrides: [data.posefix=false], seeds: [0]}]")
+                         " {name: no_posefix, overrides: [data.posefix=false], seeds: [0]}]",
+               "train.optim.max_steps=2", "train.optim.end_epoch=2")
     results = run_ablation(cfg, echo=lambda *_: None)
     assert list(results) == ["full", "gap", "no_guidance", "no_posefix"]
     for run in plan_runs(cfg):
@@ -30,7 +31,7 @@ def test_each_variant_trains_one_step_and_is_scored(tmp_path):
         model = load_trained(record["checkpoint"])           # strictly, into the variant's own architecture
         assert (model.config.regressor, model.config.pose_guidance) == (run.config.model.regressor,
                                                                         run.config.model.pose_guidance)
-        assert record["steps"] == 1
+        assert record["steps"] == 2 and [p.name for p in (run.folder / "checkpoint").iterdir()] == ["snapshot_2.pth"]
         scores = record["scores"]
         assert set(scores) == {"clean", "heavy"}
         all_bin = scores["clean"]["all"]
