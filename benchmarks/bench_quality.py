@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from quality_clips import ClipSpec, FastJoints, offline_motions, online_motions, raw_motions, read_clip, run_clip
-from quality_clips import FPS, smoother_alone, write_clip
+from quality_clips import FPS, matched_noisy_truth, smoother_alone, write_clip
 
 EVALUATION_SEED = 2024   # the clips scored here
 TUNING_SEED = 7          # the clips quality_sweep.py chose the One-Euro defaults on
@@ -66,7 +66,8 @@ def score_clip(spec: ClipSpec, frames: int, work: Path, joints: FastJoints, reus
               "offline": (score_motions(offline_motions(tracks, truth, joints, FPS, who=who), truth)
                           if have_offline() else None)}
     if have_offline():
-        scores.update(smoother_alone(clip, truth, joints, scores["raw"]["accel_error_mm"], spec.seed))
+        noisy = matched_noisy_truth(clip, truth, joints, scores["raw"]["accel_error_mm"], spec.seed)
+        scores.update(smoother_alone(noisy, truth, joints))
     return scores
 
 

@@ -24,7 +24,7 @@ import torch
 from stream.demo.score import Motion, fill_who, load_truth, match_rows, track_motions
 
 FPS = 30.0
-UNIT_NOISE = (0.02, 0.005)   # rad, m: ``smoother_alone``'s rotation and translation noise before scaling
+UNIT_NOISE = (0.02, 0.005)   # rad, m: ``matched_noisy_truth``'s rotation and translation noise before scaling
 
 
 @dataclass(frozen=True)
@@ -195,17 +195,27 @@ def truth_motions(tracks: list[TruthTrack], joints: FastJoints) -> list[Motion]:
                    t.smpl_betas, np.ones(len(t.frame), bool)) for t in tracks]
 
 
-def smoother_alone(clip: Clip, truth, joints: FastJoints, raw_accel: float, seed: int, config=None) -> dict:
-    """The offline smoother apart from the network: "truth+noise" (``noisy_truth``, the noise scaled linearly,
-    as the acceleration error of noise grows with its size, to ``raw_accel``: as strong as the network's) and
-    "its offline" (``offline_motions`` of those tracks, ``config`` a ``SmoothingConfig``), scored."""
+def matched_noisy_truth(clip: Clip, truth, joints: FastJoints, accel_mm: float, seed: int) -> list[TruthTrack]:
+    """``noisy_truth`` with its noise as strong as the network's: scaled from ``UNIT_NOISE`` so that its
+    acceleration error is ``accel_mm`` (linearly, as the acceleration error of noise grows with its size)."""
     from stream.demo.score import score_motions
 
     unit = score_motions(truth_motions(noisy_truth(clip, *UNIT_NOISE, seed), joints), truth)["accel_error_mm"]
-    tracks = noisy_truth(clip, *(v * raw_accel / unit for v in UNIT_NOISE), seed)
-    who = [np.full(len(t.frame), t.track_id) for t in tracks]
+    return noisy_truth(clip, *(v * accel_mm / unit for v in UNIT_NOISE), seed)
+
+
+def smoother_alone(tracks: list[TruthTrack], truth, joints: FastJoints, config=None) -> dict:
+    """The offline smoother apart from the network, scored: "truth+noise" (``tracks``, e.g. of
+    ``matched_noisy_truth``) and "its offline" (``offline_motions`` of them, ``config`` a ``SmoothingConfig``)."""
+    from stream.demo.score import score_motions
+
     return {"truth+noise": score_motions(truth_motions(tracks, joints), truth),
-            "its offline": score_motions(offline_motions(tracks, truth, joints, FPS, config, who), truth)}
+            "its offline": score_motions(smoothed_truth_motions(tracks, truth, joints, config), truth)}
+
+
+def smoothed_truth_motions(tracks: list[TruthTrack], truth, joints: FastJoints, config=None) -> list[Motion]:
+    """``offline_motions`` of ``TruthTrack``s (every row its own true person)."""
+    return offline_motions(tracks, truth, joints, FPS, config, [np.full(len(t.frame), t.track_id) for t in tracks])
 
 
 def refilter(tracks, min_cutoff: float, beta: float, **params) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -15,7 +15,7 @@ on every clip at a lag of at most 2 frames; the pair chosen meets it with the lo
 
 ``--offline`` reruns ``stream.smooth.offline.smooth_track`` over the stored raw tracks of the two moderate-noise
 tuning clips for every ``smoothing.offline_sigma_s`` of its grid, and over the clips' truth with noise as strong as
-the network's (``quality_clips.smoother_alone``). Printed per sigma and clip: acceleration error over raw's, MPJPE
+the network's (``quality_clips.matched_noisy_truth``). Printed per sigma and clip: acceleration error over raw's, MPJPE
 over raw's, the peak fast-limb speed ratio of the smoothed truth+noise (what smoothing keeps of the truth's fastest
 moments; the network's own rows keep far less of them, whatever the smoothing), and the amplitude the kernel keeps
 of a CLAP_HZ sine (``(1 + u) exp(-u)``, ``u = 2 pi^2 sigma^2 f^2``, stream/smooth/offline.py). The goals on both
@@ -91,17 +91,19 @@ def clap_kept(sigma_s: float, hz: float = CLAP_HZ) -> float:
 
 def sweep_offline(clips: list[tuple], joints: FastJoints) -> list[dict]:
     """Per sigma of OFFLINE_SIGMAS: over ``clips``, the worst acceleration ratio and MPJPE ratio of the smoothed
-    tracks, and the worst peak speed error of the smoothed truth+noise."""
+    tracks, and the worst peak speed error of the smoothed truth+noise (the same noisy truth for every sigma)."""
     from stream.config import SmoothingConfig
     from stream.demo.score import score_motions
-    from quality_clips import smoother_alone
+    from quality_clips import matched_noisy_truth, smoothed_truth_motions
 
+    noisy = [matched_noisy_truth(clip, truth, joints, raw["accel_error_mm"], TUNING_SEED)
+             for _, _, truth, _, raw, clip in clips]
     rows = []
     for sigma in OFFLINE_SIGMAS:
         per_clip, config = [], SmoothingConfig(offline_sigma_s=sigma)
-        for name, tracks, truth, who, raw, clip in clips:
+        for (name, tracks, truth, who, raw, _), truth_tracks in zip(clips, noisy):
             s = score_motions(offline_motions(tracks, truth, joints, FPS, config, who), truth)
-            alone = smoother_alone(clip, truth, joints, raw["accel_error_mm"], TUNING_SEED, config)["its offline"]
+            alone = score_motions(smoothed_truth_motions(truth_tracks, truth, joints, config), truth)
             per_clip.append((s["accel_error_mm"] / raw["accel_error_mm"], s["mpjpe_mm"] / raw["mpjpe_mm"],
                              alone["peak_speed_ratio"]))
             print(f"{sigma:>8.4f}  {name:<18}{per_clip[-1][0]:>10.3f}{per_clip[-1][1]:>11.3f}{per_clip[-1][2]:>7.2f}"

@@ -47,7 +47,7 @@ def main(argv=None) -> int:
             return _evaluate(args)
         if args.command == "ablate":
             from train.ablation import load_ablation, run_ablation
-            run_ablation(load_ablation(args.config, args.overrides))
+            run_ablation(load_ablation(args.config, args.overrides), echo=print)
             return 0
     except (FileNotFoundError, ConfigError) as e:  # each names the file or key and what is expected
         print(f"error: {e}", file=sys.stderr)

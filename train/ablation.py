@@ -146,8 +146,9 @@ def _execute(run: Run, eval_section: EvalSetConfig, threads: int) -> dict:
     return {**record, "cached": not trained}
 
 
-def run_ablation(cfg: AblationConfig, echo=print) -> dict[str, list[dict]]:
-    """Train and score every run (cached ones are reused), write the tables; -> {variant: [scores per seed]}."""
+def run_ablation(cfg: AblationConfig, echo=log.info) -> dict[str, list[dict]]:
+    """Train and score every run (cached ones are reused), write the tables; -> {variant: [scores per seed]}.
+    ``echo`` gets a line per finished run and the tables (``python -m train ablate`` prints them)."""
     runs = plan_runs(cfg)
     threads = max(1, (os.cpu_count() or 1) // cfg.jobs)
     start, records = time.perf_counter(), {}

@@ -14,7 +14,7 @@ enlarged ×1.25, the frame is cropped by an affine warp to ``input_size``², 2D 
 pixels (``heatmap_size`` per crop side), depth to ``heatmap_size`` bins over ±1 m around the root.
 The input 2D pose is the ground truth, plus optional Gaussian noise (``pose_noise``) and, with
 ``posefix=True``, PoseFix errors on its COCO joints (``train.posefix``; the near people are those whose
-boxes overlap the target's, as in the official datasets). With ``input_noise`` (a
+boxes overlap the target's at all, where the official readers ask for IoU >= ``NEAR_IOU``). With ``input_noise`` (a
 ``nets.synth.NoiseConfig``; evaluation) it is instead the target's own simulated detection
 (``nets.synth.simulate_detections`` without misses or false positives, SMPL-30 joints): jittered, occluded
 joints guessed, joints dropped (masked), left/right swaps; only people with a visible joint are kept.
@@ -38,6 +38,7 @@ from dataclasses import replace
 from nets.metrics import crowd_index
 from nets.synth import CrowdConfig, NoiseConfig, make_crowd, render, simulate_detections
 from train.config import SyntheticConfig
+from train.datasets.base import bbox_iou
 from train.losses import fit_param_valid_mask
 from train.posefix import synthesize_superset
 
@@ -170,17 +171,12 @@ class SyntheticCrowdDataset(Dataset):
             crowd = self.crowds[s]
             warp = lambda kp: np.concatenate([kp @ M[:, :2].T + M[:, 2], np.ones((len(kp), 1))], 1)  # noqa: E731
             near = [warp(crowd.keypoints2d["smpl30"][t, m, :, :2]) for m in range(crowd.people)
-                    if m != n and crowd.present[t, m] and _overlap(crowd.boxes[t, n], crowd.boxes[t, m])]
+                    if m != n and crowd.present[t, m] and bbox_iou(crowd.boxes[t, n], crowd.boxes[t, m]) > 0]
             own = np.concatenate([joints_in / to_hm, np.ones((len(uv), 1))], 1)
             joints_in = synthesize_superset(own, np.array(near).reshape(-1, len(SMPL30), 3), rng)[:, :2] * to_hm
         if self.config.pose_noise > 0:
             joints_in = joints_in + rng.normal(0.0, self.config.pose_noise, joints_in.shape)
         return joints_in, trunc
-
-
-def _overlap(a: np.ndarray, b: np.ndarray) -> bool:
-    """Two xywh boxes intersect."""
-    return bool(a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3])
 
 
 def _detected_poses(crowd, noise: NoiseConfig, seed: int) -> np.ndarray:
