@@ -80,7 +80,8 @@ class Stages:
     def track(self):
         from stream.pipeline.track import TrackStage
         stage = TrackStage(self.cfg.tracker.for_fps(self.source.fps), self.pose_stage.joint_set)
-        self.people = [stage(f.index, p) for f, p in zip(self.frames, self.poses)]
+        ready = [r for f, p in zip(self.frames, self.poses) for r in stage(f.index, p)] + stage.flush()
+        self.people = [people for _, people in ready]
 
     def crops(self):
         from stream.mesh.stage import concat_rows

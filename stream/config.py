@@ -111,12 +111,15 @@ class SmoothingConfig:
     #                               (the smallest worst peak fast-limb speed error; none within 10 % on both)
     offline_max_gap_s: float = 1.0  # s: frames between two sightings at most this far apart are filled; a longer
     #                               gap splits the track into segments smoothed apart (1 s: an occlusion by a passer-by)
+    offline_extend_s: float = 0.1   # s: each segment continues this long before its first and after its last sighting
+    #                               (within the video; pose held, translation at its end velocity; observed false): a
+    #                               person the detector misses as they come into view or in a clip's first frames
 
     def __post_init__(self):
         for name in ("min_cutoff", "d_cutoff", "max_gap_s"):
             check(self, name, is_number(getattr(self, name)) and getattr(self, name) > 0, "a frequency in Hz > 0")
         check(self, "beta", is_number(self.beta) and self.beta >= 0, "a number >= 0")
-        for name in ("offline_sigma_s", "offline_max_gap_s"):
+        for name in ("offline_sigma_s", "offline_max_gap_s", "offline_extend_s"):
             check(self, name, is_number(getattr(self, name)) and getattr(self, name) >= 0, "seconds >= 0")
 
 

@@ -11,7 +11,7 @@ exposed, and norfair numbers tentative tracks that are later merged away, which 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from norfair import Detection, Tracker
@@ -96,7 +96,13 @@ def check_detections(keypoints, boxes, scores, num_joints: int | None):
 class PeopleTracker:
     """Base of the frame-by-frame people trackers: see ``PoseTracker`` for the interface."""
 
-    def __init__(self, *, min_detection_score: float = 0.0, emit_predicted: bool = False, first_id: int = 1):
+    def __init__(self, *, min_detection_score: float = 0.0, emit_predicted: bool = False, first_id: int = 1,
+                 backfill: int = 0):
+        if isinstance(backfill, bool) or not isinstance(backfill, int) or backfill < 0:
+            raise ValueError(f"backfill: expected an int >= 0 (frames), got {backfill!r}")
+        self._backfill = backfill
+        self._tentative: dict[object, list[TrackedPerson]] = {}   # unconfirmed norfair object -> its matches
+        self._births: list[TrackedPerson] = []
         self._min_detection_score = min_detection_score
         self._emit_predicted = emit_predicted
         self._next_id = first_id
@@ -153,6 +159,7 @@ class PeopleTracker:
         detections = [self._detection(kpts[i], box[i], int(i)) for i in keep]
         active = self._tracker.update(detections or None)
         self._after_update()
+        merged = self._note_tentative(frame, kpts, box, score) if self._backfill else {}
         people = []
         for obj in active:
             matched = obj.last_detection.age == obj.age
@@ -167,10 +174,19 @@ class PeopleTracker:
                 i = obj.last_detection.data
                 self._spans[track_id][1] = frame
                 people.append(TrackedPerson(track_id, kpts[i].copy(), box[i].copy(), float(score[i]), i, frame))
+                self._born(track_id, self._tentative.pop(obj, []) + merged.get(i, []))
             else:
                 people.append(self._predicted(track_id, obj, kpts.dtype, frame))
         self._collect_closed()
         return sorted(people, key=lambda p: p.track_id)
+
+    def pop_births(self) -> list[TrackedPerson]:
+        """With ``backfill`` > 0: the earlier detections of the tracks confirmed since the last call, from their
+        tentative frames (at most ``backfill`` frames back), as ``TrackedPerson``s with the track's ID and their own
+        ``frame_index``. A caller that holds its last ``backfill`` frames can so give a new person rows from the
+        first frame they were seen, not from the frame they were confirmed."""
+        births, self._births = self._births, []
+        return births
 
     def pop_closed(self) -> list[ClosedTrack]:
         """Tracks that ended (can no longer be matched or re-identified) since the last call."""
@@ -215,6 +231,31 @@ class PeopleTracker:
     def _estimate_box(self, estimate: np.ndarray) -> tuple[float, float, float, float]:
         """The box (x0, y0, x1, y1) of a norfair estimate; subclasses override for their point layout."""
         raise NotImplementedError
+
+    def _note_tentative(self, frame: int, kpts, box, score) -> dict[int, list[TrackedPerson]]:
+        """Record the detections matched this frame by tracks not confirmed yet (the last ``backfill`` frames);
+        -> the records of tentative tracks that norfair merged into a lost track this frame (re-identified), by
+        the detection they matched."""
+        alive = set(self._tracker.tracked_objects)
+        merged = {}
+        for obj in [o for o in self._tentative if o not in alive]:
+            records = self._tentative.pop(obj)
+            if records and obj.last_detection.age == obj.age:      # matched this frame, then merged away
+                merged[obj.last_detection.data] = records
+        for obj in self._tracker.tracked_objects:
+            if obj.is_initializing and obj.last_detection.age == obj.age:
+                i = obj.last_detection.data
+                records = self._tentative.setdefault(obj, [])
+                records.append(TrackedPerson(-1, kpts[i].copy(), box[i].copy(), float(score[i]), i, frame))
+        for obj, records in self._tentative.items():
+            records[:] = [r for r in records if r.frame_index >= frame - self._backfill]
+        return merged
+
+    def _born(self, track_id: int, records: list[TrackedPerson]) -> None:
+        """Hand back a just-confirmed (or re-identified) track's tentative detections under its ID."""
+        if records:
+            self._births += [replace(r, track_id=track_id) for r in records]
+            self._spans[track_id][0] = min(self._spans[track_id][0], records[0].frame_index)
 
     def _collect_closed(self) -> None:
         alive = set(self._tracker.tracked_objects)

@@ -9,6 +9,7 @@ their track IDs::
             person.track_id, person.keypoints, person.box, person.score, person.detection_index
         for track in tracker.pop_closed():
             track.track_id, track.first_frame, track.last_frame
+        tracker.pop_births()             # with backfill=N: earlier frames' detections of tracks confirmed now
     tracker.finish()                     # closes the tracks still open at the end of the stream
 
 How it tracks (settings in ``TrackerConfig``):
@@ -20,7 +21,9 @@ How it tracks (settings in ``TrackerConfig``):
   box-height consistency factor; a box distance (IoU and height) where they share too few keypoints.
   Greedy in order of distance (norfair), below ``distance_threshold``. The height factor is what keeps
   apart people who overlap in the image at different depths.
-- Birth: a track is confirmed on its ``birth_delay + 1``-th consecutive matched frame.
+- Birth: a track is confirmed on its ``birth_delay + 1``-th consecutive matched frame; with ``backfill``,
+  ``pop_births`` then hands back its detections of the frames before (so a caller that holds frames can
+  give the person rows from the first frame they were seen).
 - Occlusion: a confirmed track that stops matching keeps being predicted (its velocity decaying by
   ``lost_velocity_decay`` a frame) and can be matched for ``hit_counter_max`` frames; after that it
   stays re-identifiable for ``reid_window`` more frames: a new track whose box centre lies within
@@ -58,10 +61,12 @@ class PoseTracker(PeopleTracker):
     ``joint_names``: the name of each of the K keypoints, in order (the caller's joint set, e.g.
     ``nets.joints.joint_names("crowdpose14")`` in ``stream``), for the per-joint OKS sigmas
     (``trackers.distances.COCO_SIGMAS``; other names get ``DEFAULT_SIGMA``). ``None``: COCO's order
-    (``COCO17``) when K is 17, else every joint gets the same sigma.
+    (``COCO17``) when K is 17, else every joint gets the same sigma. ``backfill``: frames back for which
+    ``pop_births`` hands over a newly confirmed track's tentative detections (0: none are kept).
     """
 
-    def __init__(self, config: TrackerConfig | None = None, *, joint_names: Sequence[str] | None = None):
+    def __init__(self, config: TrackerConfig | None = None, *, joint_names: Sequence[str] | None = None,
+                 backfill: int = 0):
         config = TrackerConfig() if config is None else config
         if not isinstance(config, TrackerConfig):
             raise TypeError(f"config: expected a TrackerConfig, got {type(config).__name__}")
@@ -72,7 +77,7 @@ class PoseTracker(PeopleTracker):
                                 f"{joint_names!r}")
             joint_names = names
         super().__init__(min_detection_score=config.min_detection_score, emit_predicted=config.emit_predicted,
-                         first_id=config.first_id)
+                         first_id=config.first_id, backfill=backfill)
         self.config = config
         self.joint_names = joint_names
 

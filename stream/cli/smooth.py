@@ -35,5 +35,6 @@ def smooth(
     except (OSError, ValueError, KeyError) as err:
         fail(err)
     typer.echo(f"{summary.tracks} tracks of {summary.path} smoothed offline (sigma {section.offline_sigma_s:g} s, "
-               f"gaps up to {section.offline_max_gap_s:g} s filled): {summary.rows} rows in {summary.segments} "
-               f"segments, {summary.filled} of them filled -> tracks/<id>/offline (raw values unchanged)")
+               f"gaps up to {section.offline_max_gap_s:g} s filled, ends extended {section.offline_extend_s:g} s): "
+               f"{summary.rows} rows in {summary.segments} segments, {summary.filled} of them filled -> "
+               "tracks/<id>/offline (raw values unchanged)")

@@ -93,7 +93,8 @@ def match_rows(tracks, truth: Truth) -> list[np.ndarray]:
 
 def fill_who(frame: np.ndarray, observed_frame: np.ndarray, observed_who: np.ndarray) -> np.ndarray:
     """(T,) frames of a track, (S,) its observed frames and their true people -> (T,) true person per frame:
-    an observed frame's own; between observed frames the person of both sides when they agree, else -1."""
+    an observed frame's own; between observed frames the person of both sides when they agree, else -1; before
+    the first or after the last observed frame (a track's extended ends) the person of that frame."""
     frame, observed_frame = np.asarray(frame), np.asarray(observed_frame)
     out = np.full(len(frame), -1, np.int64)
     if not len(observed_frame):
@@ -103,6 +104,8 @@ def fill_who(frame: np.ndarray, observed_frame: np.ndarray, observed_who: np.nda
     inside = (observed_frame[before] <= frame) & (frame <= observed_frame[after])
     agree = inside & (observed_who[before] == observed_who[after])
     out[agree] = observed_who[before][agree]
+    out[frame < observed_frame[0]] = observed_who[0]
+    out[frame > observed_frame[-1]] = observed_who[-1]
     return out
 
 

@@ -32,24 +32,23 @@ def run_local(cfg: PipelineConfig, *, resume: bool = False, force: bool = False,
     ``model.max_batch`` crops. ``progress(frames, people)`` is called after each stored pass."""
     start_time = time.perf_counter()
     run = Run(cfg, resume=resume, force=force, overwrite=overwrite)
-    sink, mesh = run.sink, run.mesh
+    sink = run.sink
     if run.complete:
         log.info("store %s is already complete (%d frames)", run.path, run.done)
         return summarize(run.path, 0, 0, start_time)
-    batcher = MeshBatcher(mesh, cfg.model.max_batch)
+    batcher = MeshBatcher(run.mesh, cfg.model.max_batch)
     tracker = None      # made at the first frame, when a live input's frame rate is known
     counts = [0, 0]     # frames, people stored
+    held = {}           # frame index -> Frame, until the tracker hands back its people
     try:
-        for batch, first in run.frames():
+        for batch, _ in run.frames():
             poses = run.pose([f.bgr for f in batch], frame_ids(batch, run.by_index))
             tracker = tracker or TrackStage(run.tracker_config, run.joint_set)
-            people = [tracker(frame.index, p) for frame, p in zip(batch, poses)]
-            for frame, tracked in zip(batch[first:], people[first:]):
-                height, width = frame.bgr.shape[:2]
-                camera = run.camera(width, height)
-                sink.open(width, height, camera, frame.label)
-                crops = mesh.crops(frame.index, frame.bgr, tracked, camera)
-                _store(sink, batcher.add(frame, crops), progress, counts)
+            for frame, p in zip(batch, poses):
+                held[frame.index] = frame
+                _mesh(run, batcher, held, tracker(frame.index, p), progress, counts)
+        if tracker is not None:
+            _mesh(run, batcher, held, tracker.flush(), progress, counts)
         _store(sink, batcher.flush(), progress, counts)
         if run.error:
             sink.record_error(run.error)
@@ -61,6 +60,19 @@ def run_local(cfg: PipelineConfig, *, resume: bool = False, force: bool = False,
     if cfg.smoothing.offline:
         smooth_store(run.path, cfg.smoothing)
     return summarize(run.path, *counts, start_time)
+
+
+def _mesh(run: Run, batcher: MeshBatcher, held: dict, tracked: list, progress, counts: list[int]) -> None:
+    """Crop the people of the frames the tracker handed back (``(index, people)``) and store the passes that ran;
+    frames the store already holds (resumed) were tracked only."""
+    for index, people in tracked:
+        frame = held.pop(index)
+        if index < run.done:
+            continue
+        height, width = frame.bgr.shape[:2]
+        camera = run.camera(width, height)
+        run.sink.open(width, height, camera, frame.label)
+        _store(run.sink, batcher.add(frame, run.mesh.crops(index, frame.bgr, people, camera)), progress, counts)
 
 
 def _store(sink: StoreSink, done: list, progress, counts: list[int]) -> None:

@@ -86,13 +86,13 @@ class VideoRunner:
         video = _Video(run, StoreSink(**run.sink_args), pose_workers, mesh_workers)
         finished = False
         try:
-            for batch, first in run.frames():
+            for batch, _ in run.frames():
                 if self._stop.is_set():
                     break
-                video.submit(batch, first)
+                video.submit(batch)
                 video.advance(job.cfg.ray.max_frames_in_flight, self._report(job.key, run))
             else:
-                video.advance(0, self._report(job.key, run))
+                video.finish(self._report(job.key, run))
                 if run.error:
                     video.sink.record_error(run.error)
                 finished = True
@@ -118,17 +118,18 @@ class _Video:
     def __init__(self, run: Run, sink: StoreSink, pose_workers: list, mesh_workers: list):
         self.run, self.sink, self.pose_workers, self.mesh_workers = run, sink, pose_workers, mesh_workers
         self.tracker: TrackStage | None = None     # made at the first frame, when a live input's rate is known
-        self.posing: deque = deque()     # (frames, first, refs, poses ref), in frame order
+        self.posing: deque = deque()     # (frames, refs, poses ref), in frame order
         self.meshing: deque = deque()    # (frames, camera, rows ref), in frame order
+        self.held: dict = {}             # frame index -> (frame, pixels ref) until the tracker hands back its people
         self.counts = [0, 0]             # frames, people stored
         self.batches = 0
 
-    def submit(self, batch: list, first: int) -> None:
+    def submit(self, batch: list) -> None:
         refs = [ray.put(f.bgr) for f in batch]          # into this node's object store, once
         worker = self.pose_workers[self.batches % len(self.pose_workers)]
         poses = worker.poses.remote(self.run.cfg, frame_ids(batch, self.run.by_index), *refs)
         frames = [(f.index, f.time, f.bgr.shape[1::-1], f.label) for f in batch]   # no pixels kept here
-        self.posing.append((frames, first, refs, poses))
+        self.posing.append((frames, refs, poses))
         self.batches += 1
         self.tracker = self.tracker or TrackStage(self.run.tracker_config, self.run.joint_set)
 
@@ -139,7 +140,7 @@ class _Video:
         """Track every posed batch and store every meshed one that is ready, oldest first; wait for the oldest
         while more than ``limit`` frames are in flight."""
         while True:
-            while self.posing and _ready(self.posing[0][3]):
+            while self.posing and _ready(self.posing[0][2]):
                 self._track(*self.posing.popleft())
             while self.meshing and _ready(self.meshing[0][2]):
                 self._store(*self.meshing.popleft(), report)
@@ -148,15 +149,32 @@ class _Video:
             oldest = [q[0][-1] for q in (self.posing, self.meshing) if q]
             ray.wait(oldest, num_returns=1)
 
-    def _track(self, frames: list, first: int, refs: list, poses_ref) -> None:
-        people = [self.tracker(index, p) for (index, *_), p in zip(frames, ray.get(poses_ref))]
-        if first == len(frames):      # in the store already: tracked only, so track IDs continue
+    def finish(self, report) -> None:
+        """The end of the input: track and store every frame in flight, then the frames the tracker still holds."""
+        self.advance(0, report)
+        if self.tracker is not None:
+            self._mesh(self.tracker.flush())
+            self.advance(0, report)
+
+    def _track(self, frames: list, refs: list, poses_ref) -> None:
+        tracked = []
+        for frame, ref, p in zip(frames, refs, ray.get(poses_ref)):
+            self.held[frame[0]] = frame, ref
+            tracked += self.tracker(frame[0], p)
+        self._mesh(tracked)
+
+    def _mesh(self, tracked: list) -> None:
+        """Send the frames the tracker handed back (``(index, people)``) to a mesh worker; frames in the store
+        already (resumed) were tracked only, so track IDs continue."""
+        held = [(*self.held.pop(index), people) for index, people in tracked]
+        held = [h for h in held if h[0][0] >= self.run.done]
+        if not held:
             return
-        camera = self.run.camera(*frames[first][2])
+        frames, refs, people = zip(*held)
+        camera = self.run.camera(*frames[0][2])
         worker = self.mesh_workers[self.batches % len(self.mesh_workers)]
-        rows = worker.meshes.remote([f[0] for f in frames[first:]], self.run.joint_set, camera, people[first:],
-                                    *refs[first:])
-        self.meshing.append((frames[first:], camera, rows))
+        rows = worker.meshes.remote([f[0] for f in frames], self.run.joint_set, camera, list(people), *refs)
+        self.meshing.append((list(frames), camera, rows))
 
     def _store(self, frames: list, camera: tuple, rows_ref, report) -> None:
         people = 0

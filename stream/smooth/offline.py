@@ -2,6 +2,7 @@
 
     out = smooth_track(frames, smpl_pose, cam_trans, smpl_betas, fps=30.0, config=cfg.smoothing)
     out["frame"], out["observed"]                     # (T',): every frame of each segment, False where filled
+                                                      #   or extended
     out["smpl_pose"], out["cam_trans"], out["smpl_betas"]
     summary = smooth_store("out.zarr", cfg.smoothing)  # every track of a finished store -> tracks/<id>/offline
 
@@ -31,6 +32,11 @@ measured 98 % and 92 %). A local line (the Gaussian mean inside a segment) keeps
 the line's, and it keeps more below about 3 Hz (0.084 s against 0.05 s: 89 % against 82 % at 2 Hz, both 64 % at
 3 Hz).
 
+Ends: each segment then goes on ``offline_extend_s`` seconds before its first and after its last sighting
+(not before frame 0, past the video's last frame or into the previous segment), its end rotations held and its
+translation continued at the velocity of its last frames, flagged not observed: the frames where a detector
+misses a person as they come into view, leave it, or in a clip's first frames (before the tracker has seen them).
+
 Body shape: one per track, the per-coefficient median of the observed betas (all segments), on every row.
 
 ``smooth_store`` runs ``smooth_track`` on every track of a finished store (the raw rows of its
@@ -53,6 +59,7 @@ from stream.store.read import Store, open_root
 log = logging.getLogger(__name__)
 
 KERNEL_RADIUS = 3.0     # window half-width in sigmas
+END_VELOCITY_FRAMES = 5  # an extended segment's translation goes on at the velocity over its last 5 frames
 METHOD = "gaussian_local_quadratic"
 
 
@@ -64,20 +71,25 @@ class IncompleteStoreError(OfflineSmoothingError):
     """Offline smoothing asked of a store whose run has not finished."""
 
 
-def smooth_track(frames, smpl_pose, cam_trans, smpl_betas, *, fps: float, config) -> dict[str, np.ndarray]:
-    """One track, smoothed and gap-filled (see the module docstring).
+def smooth_track(frames, smpl_pose, cam_trans, smpl_betas, *, fps: float, config,
+                 last_frame: int | None = None) -> dict[str, np.ndarray]:
+    """One track, smoothed, gap-filled and extended (see the module docstring).
 
     frames (T,) int increasing frame indices, gaps allowed; smpl_pose (T, 24, 3) or (T, 72) axis-angle;
-    cam_trans (T, 3); smpl_betas (T, 10); fps frames per second; config: ``offline_sigma_s`` and
-    ``offline_max_gap_s`` (``stream.config.SmoothingConfig``). Returns ``frame`` (T',) int32,
-    ``observed`` (T',) bool, ``smpl_pose`` (T', 24, 3), ``cam_trans`` (T', 3), ``smpl_betas`` (T', 10)
-    float32 (the store's precision).
+    cam_trans (T, 3); smpl_betas (T, 10); fps frames per second; config: ``offline_sigma_s``,
+    ``offline_max_gap_s`` and ``offline_extend_s`` (``stream.config.SmoothingConfig``); last_frame: the video's
+    last frame (no row is extended past it; None: no bound). Returns ``frame`` (T',) int32, ``observed`` (T',)
+    bool, ``smpl_pose`` (T', 24, 3), ``cam_trans`` (T', 3), ``smpl_betas`` (T', 10) float32 (the store's precision).
     """
     frames, pose, trans, betas = _check_track(frames, smpl_pose, cam_trans, smpl_betas)
-    fps, sigma, max_gap = _check_parameters(fps, config)
+    fps, sigma, max_gap, extend = _check_parameters(fps, config)
     sigma_frames = sigma * fps
-    parts = [_smooth_segment(frames[s], pose[s], trans[s], sigma_frames)
-             for s in segments(frames, max_gap * fps)]
+    parts, spans = [], segments(frames, max_gap * fps)
+    for i, s in enumerate(spans):
+        part = _smooth_segment(frames[s], pose[s], trans[s], sigma_frames)
+        first = int(parts[-1]["frame"][-1]) + 1 if parts else 0
+        last = int(frames[spans[i + 1].start]) - 1 if i + 1 < len(spans) else last_frame
+        parts.append(extend_segment(part, round(extend * fps), first, last))
     out = {key: np.concatenate([p[key] for p in parts]) if parts else np.zeros((0, *shape), dtype)
            for key, shape, dtype in (("frame", (), np.int32), ("observed", (), bool),
                                      ("smpl_pose", (24, 3), np.float32), ("cam_trans", (3,), np.float32))}
@@ -92,7 +104,7 @@ class OfflineSummary:
     path: Location
     tracks: int
     rows: int              # offline rows of all tracks (every frame of their segments)
-    filled: int            # of them, frames filled between sightings
+    filled: int            # of them, frames filled between sightings or extended at a segment's ends
     segments: int
     parameters: dict = field(default_factory=dict)   # attrs["offline_smoothing"]
 
@@ -120,11 +132,13 @@ def smooth_store(location, config, *, fps: float | None = None, partial: bool = 
     drop_offline(root, path)
     rows = filled = parts = 0
     for track in store:
-        out = smooth_track(track.frame, track.smpl_pose, track.cam_trans, track.smpl_betas, fps=fps, config=config)
+        out = smooth_track(track.frame, track.smpl_pose, track.cam_trans, track.smpl_betas, fps=fps, config=config,
+                           last_frame=store.frames_done - 1)
         write_track_offline(root, track.track_id, out)
         rows, filled = rows + len(out["frame"]), filled + int((~out["observed"]).sum())
         parts += 1 + int((np.diff(out["frame"]) > 1).sum())
     params = {"method": METHOD, "sigma_s": float(config.offline_sigma_s), "max_gap_s": float(config.offline_max_gap_s),
+              "extend_s": float(config.offline_extend_s),
               "fps": float(fps), "frames_done": store.frames_done, "tracks": len(store.track_ids()), "rows": rows,
               "filled": filled, "segments": parts}
     commit_offline(root, params)
@@ -167,6 +181,28 @@ def _smooth_segment(frames, pose, trans, sigma_frames: float) -> dict[str, np.nd
         x_dense = smooth_vectors(x_dense, sigma_frames)
     return {"frame": dense.astype(np.int32), "observed": observed,
             "smpl_pose": quaternion_to_axis_angle(q_dense).astype(np.float32), "cam_trans": x_dense.astype(np.float32)}
+
+
+def extend_segment(part: dict, n: int, first: int = 0, last: int | None = None) -> dict[str, np.ndarray]:
+    """A smoothed segment continued ``n`` frames before its first and after its last frame, within frames
+    ``first..last``: the end's rotations held, the translation at the end's velocity (over its last
+    ``END_VELOCITY_FRAMES`` frames, fewer in a shorter segment); the new frames ``observed`` False."""
+    frame = part["frame"]
+    before = np.arange(max(first, int(frame[0]) - n), int(frame[0]))
+    after = np.arange(int(frame[-1]) + 1, int(frame[-1]) + n + 1)
+    after = after if last is None else after[after <= last]
+    if not (len(before) or len(after)):
+        return part
+    k = min(len(frame) - 1, END_VELOCITY_FRAMES)
+    trans = part["cam_trans"].astype(np.float64)
+    v0, v1 = ((trans[k] - trans[0]) / k, (trans[-1] - trans[-1 - k]) / k) if k else (0.0, 0.0)
+    steps = (before - frame[0])[:, None], (after - frame[-1])[:, None]
+    pose = part["smpl_pose"]
+    return {"frame": np.concatenate([before, frame, after]).astype(np.int32),
+            "observed": np.concatenate([np.zeros(len(before), bool), part["observed"], np.zeros(len(after), bool)]),
+            "smpl_pose": np.concatenate([np.repeat(pose[:1], len(before), 0), pose,
+                                         np.repeat(pose[-1:], len(after), 0)]),
+            "cam_trans": np.concatenate([trans[0] + v0 * steps[0], trans, trans[-1] + v1 * steps[1]]).astype(np.float32)}
 
 
 def smooth_vectors(x: np.ndarray, sigma_frames: float) -> np.ndarray:
@@ -247,10 +283,11 @@ def _check_track(frames, pose, trans, betas):
     return frames.astype(np.int64), pose, trans, betas
 
 
-def _check_parameters(fps, config) -> tuple[float, float, float]:
-    """(fps, sigma_s, max_gap_s) as floats, checked."""
+def _check_parameters(fps, config) -> tuple[float, float, float, float]:
+    """(fps, sigma_s, max_gap_s, extend_s) as floats, checked."""
     values = {"fps": fps, "offline_sigma_s": getattr(config, "offline_sigma_s", None),
-              "offline_max_gap_s": getattr(config, "offline_max_gap_s", None)}
+              "offline_max_gap_s": getattr(config, "offline_max_gap_s", None),
+              "offline_extend_s": getattr(config, "offline_extend_s", None)}
     for name, value in values.items():
         number = isinstance(value, (int, float, np.number)) and not isinstance(value, bool) and np.isfinite(value)
         if not (number and (value > 0 if name == "fps" else value >= 0)):

@@ -250,7 +250,8 @@ def _smoothing_text(smoothing: dict | None) -> str:
 def _offline_text(params: dict | None) -> str:
     if params is None:
         return "none (`stream smooth STORE` adds them)"
-    return (f"{params.get('method', 'on')} (sigma_s {params.get('sigma_s')}, max_gap_s {params.get('max_gap_s')}): "
+    return (f"{params.get('method', 'on')} (sigma_s {params.get('sigma_s')}, max_gap_s {params.get('max_gap_s')}, "
+            f"extend_s {params.get('extend_s', 0)}): "
             f"{params.get('rows')} rows in {params.get('segments')} segments, {params.get('filled')} frames filled")
 
 

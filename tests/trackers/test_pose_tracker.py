@@ -180,3 +180,41 @@ def test_joint_names_choose_the_oks_sigmas(make_frame):
     assert crowdpose[0] == coco[5] and crowdpose[-1] == (2.0 * DEFAULT_SIGMA * scale) ** 2   # L_Shoulder, Neck
     unnamed = kappa2(PoseTracker(), kpts[:, :14], boxes, scores)
     np.testing.assert_array_equal(unnamed, np.full(14, (2.0 * DEFAULT_SIGMA * scale) ** 2))
+
+
+def births_per_frame(tracker, frames, make_frame) -> list[list[tuple[int, int]]]:
+    """Feed the frames; per frame the (frame_index, track ID) of ``pop_births``."""
+    out = []
+    for f, people in enumerate(frames):
+        tracker.update(*make_frame(people), f)
+        out.append([(p.frame_index, p.track_id) for p in tracker.pop_births()])
+    return out
+
+
+@pytest.mark.parametrize("backfill, expected", [(0, []), (1, [(2, 1)]), (3, [(0, 1), (1, 1), (2, 1)]),
+                                                (5, [(0, 1), (1, 1), (2, 1)])])
+def test_backfill_hands_back_a_new_tracks_tentative_frames(backfill, expected, make_frame):
+    a = walk(100, 1.0)
+    tracker = PoseTracker(TrackerConfig(birth_delay=3), backfill=backfill)
+    births = births_per_frame(tracker, [[a(f)] for f in range(6)], make_frame)
+    assert births == [[], [], [], expected, [], []]
+    first = expected[0][0] if expected else 3
+    assert tracker.open_tracks == {1: (first, 5)}
+
+
+def test_backfill_gives_a_reidentified_person_their_old_id(make_frame):
+    """Back after more than ``hit_counter_max`` frames hidden: a new tentative track, merged into the old one
+    on confirmation; its tentative frame comes back under the old ID."""
+    gap = TrackerConfig().hit_counter_max + 10
+    a, b = walk(80, 1.0), walk(400, -1.0, top=40, height=140)
+    frames = [[a(f), b(f)] if not 20 <= f < 20 + gap else [b(f)] for f in range(20 + gap + 5)]
+    tracker = PoseTracker(backfill=1)
+    births = births_per_frame(tracker, frames, make_frame)
+    back = 20 + gap
+    assert births[back + 1] == [(back, 1)]
+    assert sum(births, []) == [(0, 1), (0, 2), (back, 1)]
+
+
+def test_backfill_must_be_a_frame_count():
+    with pytest.raises(ValueError, match="backfill"):
+        PoseTracker(backfill=-1)

@@ -56,16 +56,23 @@ def test_local_run_equals_the_stages_run_frame_by_frame(reference_store, pipelin
     run = Run(pipeline_config())
     tracker = TrackStage(run.tracker_config, run.joint_set)
     dets = read_poses_file(pipeline_clip.detections["coco17"])[1]
+    frames, tracked = {}, []
     for batch, first in run.frames():
         assert first == 0
         poses = run.pose([f.bgr for f in batch], [f.index for f in batch])
         for frame, p in zip(batch, poses):
-            people = tracker(frame.index, p)
-            for person in people:     # the stored 2D pose is the detection the tracker matched
-                np.testing.assert_array_equal(person.keypoints, dets[frame.index].keypoints[person.detection_index])
-            camera = run.camera(frame.bgr.shape[1], frame.bgr.shape[0])
-            run.sink.open(frame.bgr.shape[1], frame.bgr.shape[0], camera)
-            run.sink.add(frame.index, frame.time, run.mesh(run.mesh.crops(frame.index, frame.bgr, people, camera)))
+            frames[frame.index] = frame
+            tracked += tracker(frame.index, p)
+    tracked += tracker.flush()
+    assert [index for index, _ in tracked] == sorted(frames)     # every frame handed back once, in order
+    for index, people in tracked:
+        frame = frames[index]
+        for person in people:     # the stored 2D pose is the detection the tracker matched
+            assert person.frame_index == index
+            np.testing.assert_array_equal(person.keypoints, dets[index].keypoints[person.detection_index])
+        camera = run.camera(frame.bgr.shape[1], frame.bgr.shape[0])
+        run.sink.open(frame.bgr.shape[1], frame.bgr.shape[0], camera)
+        run.sink.add(index, frame.time, run.mesh(run.mesh.crops(index, frame.bgr, people, camera)))
     run.sink.close(finished=True)
     assert_same_store(reference_store, run.sink.path)
 

@@ -10,7 +10,7 @@ from stream.config import SmoothingConfig
 from stream.smooth.offline import OfflineSmoothingError, smooth_track
 
 FPS = 30.0
-CONFIG = SmoothingConfig()                       # offline_sigma_s 0.0525, offline_max_gap_s 1.0
+CONFIG = SmoothingConfig(offline_extend_s=0.0)   # offline_sigma_s 0.0525, offline_max_gap_s 1.0; ends not extended
 RNG = np.random.default_rng(7)
 BASE_POSE = RNG.uniform(-1.0, 1.0, size=(24, 3))  # angles < pi
 BASE_TRANS = np.array([0.3, -0.1, 4.0])
@@ -145,11 +145,39 @@ def test_gaps_are_filled_and_flagged_and_a_long_gap_splits_the_track():
 def test_max_gap_zero_splits_at_every_gap_and_sigma_zero_only_fills():
     frames = np.r_[0:5, 8:12]
     pose = RNG.normal(0, 0.5, (9, 24, 3)).astype(np.float32)
-    split = smooth(frames, pose, config=SmoothingConfig(offline_max_gap_s=0.0))
+    split = smooth(frames, pose, config=SmoothingConfig(offline_max_gap_s=0.0, offline_extend_s=0.0))
     np.testing.assert_array_equal(split["frame"], frames)
-    filled = smooth(frames, pose, config=SmoothingConfig(offline_sigma_s=0.0))
+    filled = smooth(frames, pose, config=SmoothingConfig(offline_sigma_s=0.0, offline_extend_s=0.0))
     np.testing.assert_array_equal(filled["frame"], np.arange(12))
     assert angle_between(filled["smpl_pose"][filled["observed"]], pose).max() < 1e-6   # sightings as given
+
+
+def test_segment_ends_are_extended_within_the_video_pose_held_translation_going_on():
+    """0.1 s at 30 fps = 3 frames before and after each segment, not before frame 0 nor past ``last_frame``;
+    a constant velocity goes on exactly, the end rotations are held, the new frames are not observed."""
+    frames = np.r_[1:20, 60:75]
+    velocity = np.array([0.01, -0.02, 0.03])
+    trans = BASE_TRANS + velocity * frames[:, None]
+    pose = turning(frames)
+    config = SmoothingConfig(offline_extend_s=0.1)
+    out = smooth_track(frames, pose, trans, np.zeros((len(frames), 10)), fps=FPS, config=config, last_frame=76)
+    np.testing.assert_array_equal(out["frame"], np.r_[0:23, 57:77])
+    np.testing.assert_array_equal(out["observed"], np.isin(out["frame"], frames))
+    np.testing.assert_allclose(out["cam_trans"], BASE_TRANS + velocity * out["frame"][:, None], atol=1e-5)
+    for new, end in ((0, 1), (slice(20, 23), 19), (slice(23, 26), 26), (slice(41, 43), 40)):
+        held = np.broadcast_to(out["smpl_pose"][end], out["smpl_pose"][new].shape)
+        assert angle_between(out["smpl_pose"][new], held).max() < 1e-6
+    unbounded = smooth_track(frames, pose, trans, np.zeros((len(frames), 10)), fps=FPS, config=config)
+    assert unbounded["frame"][-1] == 77
+    same = smooth(frames, pose, trans)                                   # extend 0: the sightings' span only
+    np.testing.assert_array_equal(out["smpl_pose"][out["frame"] == 5], same["smpl_pose"][same["frame"] == 5])
+
+
+def test_extension_does_not_run_into_the_previous_segment():
+    frames = np.r_[0:5, 8:12]
+    config = SmoothingConfig(offline_max_gap_s=0.0, offline_extend_s=0.1)
+    out = smooth_track(frames, turning(frames), np.zeros((9, 3)), np.zeros((9, 10)), fps=FPS, config=config)
+    np.testing.assert_array_equal(out["frame"], np.r_[0:15])
 
 
 @pytest.mark.parametrize("frames", [np.array([7]), np.array([3, 4]), np.array([0, 1, 2, 60])])

@@ -46,7 +46,7 @@ def test_offline_values_go_beside_the_raw_ones_which_stay_byte_for_byte(tmp_path
     for track in store:
         offline = store.offline(track.track_id)
         want = smooth_track(track.frame, track.smpl_pose, track.cam_trans, track.smpl_betas, fps=25.0,
-                            config=SHORT_GAPS)
+                            config=SHORT_GAPS, last_frame=FRAMES - 1)
         for name in ("frame", "observed", "smpl_pose", "cam_trans", "smpl_betas"):
             np.testing.assert_array_equal(getattr(offline, name), want[name], err_msg=name)
         np.testing.assert_array_equal(offline.frame[offline.observed], track.frame)
