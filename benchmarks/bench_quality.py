@@ -116,7 +116,8 @@ def main():
     print(f"evaluation seed {EVALUATION_SEED} (One-Euro defaults tuned on seed {TUNING_SEED}); {frames} frames "
           f"per clip at {FPS:g} fps; weights {checkpoint.name}; online One-Euro min_cutoff {smoothing.min_cutoff} Hz, "
           f"beta {smoothing.beta}, d_cutoff {smoothing.d_cutoff} Hz"
-          + (f"; offline sigma {smoothing.offline_sigma_s} s, max gap {smoothing.offline_max_gap_s} s"
+          + (f"; offline sigma {smoothing.offline_sigma_s} s, max gap {smoothing.offline_max_gap_s} s, ends extended "
+             f"{smoothing.offline_extend_s} s"
              if have_offline() else f"; offline {OFFLINE_MISSING}"))
     results = {}
     with tempfile.TemporaryDirectory() as tmp:

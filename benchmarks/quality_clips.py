@@ -148,7 +148,8 @@ def online_motions(tracks, truth, joints: FastJoints, who=None, smoothed=None) -
 
 def offline_motions(tracks, truth, joints: FastJoints, fps: float, config=None, who=None) -> list[Motion]:
     """``stream.smooth.offline.smooth_track`` on each track (``config``: a ``SmoothingConfig``, default its
-    defaults); filled and extended frames take the true person of the observed rows around them (``fill_who``)."""
+    defaults); filled frames take the true person of the observed rows around them, extended ones that of the
+    track's end where that person is in view (``fill_who``)."""
     from stream.config import SmoothingConfig
     from stream.smooth.offline import smooth_track
 
@@ -158,7 +159,7 @@ def offline_motions(tracks, truth, joints: FastJoints, fps: float, config=None, 
     for track, matched in zip(tracks, who):
         s = smooth_track(track.frame, track.smpl_pose, track.cam_trans, track.smpl_betas, fps=fps, config=config,
                          last_frame=len(truth.keypoints) - 1)
-        out.append(Motion(int(track.track_id), s["frame"].astype(np.int64), fill_who(s["frame"], track.frame, matched),
+        out.append(Motion(int(track.track_id), s["frame"].astype(np.int64), fill_who(s["frame"], track.frame, matched, truth.visible),
                           joints(s["smpl_pose"], s["smpl_betas"], s["cam_trans"]), s["smpl_betas"], s["observed"]))
     return out
 

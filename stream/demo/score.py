@@ -91,10 +91,12 @@ def match_rows(tracks, truth: Truth) -> list[np.ndarray]:
     return who
 
 
-def fill_who(frame: np.ndarray, observed_frame: np.ndarray, observed_who: np.ndarray) -> np.ndarray:
+def fill_who(frame: np.ndarray, observed_frame: np.ndarray, observed_who: np.ndarray,
+             visible: np.ndarray | None = None) -> np.ndarray:
     """(T,) frames of a track, (S,) its observed frames and their true people -> (T,) true person per frame:
     an observed frame's own; between observed frames the person of both sides when they agree, else -1; before
-    the first or after the last observed frame (a track's extended ends) the person of that frame."""
+    the first or after the last observed frame (a track's extended ends) the person of that frame where they are
+    in view (``visible``: (frames, people) bool, ``Truth.visible``; None: everywhere)."""
     frame, observed_frame = np.asarray(frame), np.asarray(observed_frame)
     out = np.full(len(frame), -1, np.int64)
     if not len(observed_frame):
@@ -104,8 +106,10 @@ def fill_who(frame: np.ndarray, observed_frame: np.ndarray, observed_who: np.nda
     inside = (observed_frame[before] <= frame) & (frame <= observed_frame[after])
     agree = inside & (observed_who[before] == observed_who[after])
     out[agree] = observed_who[before][agree]
-    out[frame < observed_frame[0]] = observed_who[0]
-    out[frame > observed_frame[-1]] = observed_who[-1]
+    for ends, person in ((frame < observed_frame[0], observed_who[0]), (frame > observed_frame[-1], observed_who[-1])):
+        if person >= 0 and visible is not None:
+            ends &= visible[np.minimum(frame, len(visible) - 1), person] & (frame < len(visible))
+        out[ends] = person
     return out
 
 
@@ -199,6 +203,6 @@ def filled_recall(store_path, truth_path) -> tuple[int, int]:
     pairs = []
     for track, who, filled in zip(tracks, match_rows(tracks, truth), offline):
         frames = track.frame if filled is None else filled.frame
-        who = who if filled is None else fill_who(filled.frame, track.frame, who)
+        who = who if filled is None else fill_who(filled.frame, track.frame, who, truth.visible)
         pairs += [(f, w) for f, w in zip(frames, who) if w >= 0]
     return recall_counts(pairs, truth.visible)

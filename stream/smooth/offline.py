@@ -185,24 +185,30 @@ def _smooth_segment(frames, pose, trans, sigma_frames: float) -> dict[str, np.nd
 
 def extend_segment(part: dict, n: int, first: int = 0, last: int | None = None) -> dict[str, np.ndarray]:
     """A smoothed segment continued ``n`` frames before its first and after its last frame, within frames
-    ``first..last``: the end's rotations held, the translation at the end's velocity (over its last
-    ``END_VELOCITY_FRAMES`` frames, fewer in a shorter segment); the new frames ``observed`` False."""
+    ``first..last``, at the velocity of its end (over its ``END_VELOCITY_FRAMES`` frames there, fewer in a
+    shorter segment): each joint rotation at its end's angular velocity (in the joint's own frame), the
+    translation at its end's velocity; the new frames ``observed`` False."""
     frame = part["frame"]
     before = np.arange(max(first, int(frame[0]) - n), int(frame[0]))
     after = np.arange(int(frame[-1]) + 1, int(frame[-1]) + n + 1)
     after = after if last is None else after[after <= last]
     if not (len(before) or len(after)):
         return part
-    k = min(len(frame) - 1, END_VELOCITY_FRAMES)
+    k = min(len(frame) - 1, END_VELOCITY_FRAMES)          # 0 (one frame): held, the end is its own inside frame
     trans = part["cam_trans"].astype(np.float64)
-    v0, v1 = ((trans[k] - trans[0]) / k, (trans[-1] - trans[-1 - k]) / k) if k else (0.0, 0.0)
-    steps = (before - frame[0])[:, None], (after - frame[-1])[:, None]
-    pose = part["smpl_pose"]
+    q = axis_angle_to_quaternion(part["smpl_pose"].astype(np.float64))
+    out = []
+    for end, inside, away in ((0, k, frame[0] - before), (-1, -1 - k, after - frame[-1])):   # away: frames past
+        rate = quaternion_to_axis_angle(quaternion_multiply(quaternion_conjugate(q[inside]), q[end])) / max(k, 1)
+        turn = axis_angle_to_quaternion(rate[None] * away[:, None, None].astype(np.float64))
+        out.append((quaternion_multiply(np.broadcast_to(q[end], turn.shape), turn),
+                    trans[end] + (trans[end] - trans[inside]) / max(k, 1) * away[:, None]))
+    (q0, x0), (q1, x1) = out
     return {"frame": np.concatenate([before, frame, after]).astype(np.int32),
             "observed": np.concatenate([np.zeros(len(before), bool), part["observed"], np.zeros(len(after), bool)]),
-            "smpl_pose": np.concatenate([np.repeat(pose[:1], len(before), 0), pose,
-                                         np.repeat(pose[-1:], len(after), 0)]),
-            "cam_trans": np.concatenate([trans[0] + v0 * steps[0], trans, trans[-1] + v1 * steps[1]]).astype(np.float32)}
+            "smpl_pose": np.concatenate([quaternion_to_axis_angle(q0), part["smpl_pose"],
+                                         quaternion_to_axis_angle(q1)]).astype(np.float32),
+            "cam_trans": np.concatenate([x0, trans, x1]).astype(np.float32)}
 
 
 def smooth_vectors(x: np.ndarray, sigma_frames: float) -> np.ndarray:

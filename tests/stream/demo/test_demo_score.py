@@ -78,6 +78,10 @@ def test_filled_frames_take_the_person_around_them():
     who = fill_who(np.arange(9), np.array([0, 1, 4, 6]), np.array([3, 3, 3, 5]))
     assert who.tolist() == [3, 3, 3, 3, 3, -1, 5, 5, 5]          # extended after frame 6: its person
     assert fill_who(np.arange(4), np.array([2, 3]), np.array([-1, 4])).tolist() == [-1, -1, -1, 4]
+    visible = np.ones((8, 6), bool)
+    visible[0, 3] = visible[7, 5] = False                            # out of view: an extended row is not theirs
+    who = fill_who(np.arange(9), np.array([1, 4, 6]), np.array([3, 3, 5]), visible)
+    assert who.tolist() == [-1, 3, 3, 3, 3, -1, 5, -1, -1]         # frame 8: past the clip
 
 
 def test_filled_recall_counts_the_rows_the_offline_pass_fills(crowd, truth_path, tmp_path_factory):

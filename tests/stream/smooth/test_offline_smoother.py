@@ -152,9 +152,9 @@ def test_max_gap_zero_splits_at_every_gap_and_sigma_zero_only_fills():
     assert angle_between(filled["smpl_pose"][filled["observed"]], pose).max() < 1e-6   # sightings as given
 
 
-def test_segment_ends_are_extended_within_the_video_pose_held_translation_going_on():
+def test_segment_ends_are_extended_within_the_video_at_their_velocity():
     """0.1 s at 30 fps = 3 frames before and after each segment, not before frame 0 nor past ``last_frame``;
-    a constant velocity goes on exactly, the end rotations are held, the new frames are not observed."""
+    constant (angular) velocity goes on exactly, the new frames are not observed."""
     frames = np.r_[1:20, 60:75]
     velocity = np.array([0.01, -0.02, 0.03])
     trans = BASE_TRANS + velocity * frames[:, None]
@@ -164,9 +164,7 @@ def test_segment_ends_are_extended_within_the_video_pose_held_translation_going_
     np.testing.assert_array_equal(out["frame"], np.r_[0:23, 57:77])
     np.testing.assert_array_equal(out["observed"], np.isin(out["frame"], frames))
     np.testing.assert_allclose(out["cam_trans"], BASE_TRANS + velocity * out["frame"][:, None], atol=1e-5)
-    for new, end in ((0, 1), (slice(20, 23), 19), (slice(23, 26), 26), (slice(41, 43), 40)):
-        held = np.broadcast_to(out["smpl_pose"][end], out["smpl_pose"][new].shape)
-        assert angle_between(out["smpl_pose"][new], held).max() < 1e-6
+    assert angle_between(out["smpl_pose"], turning(out["frame"])).max() < 1e-5
     unbounded = smooth_track(frames, pose, trans, np.zeros((len(frames), 10)), fps=FPS, config=config)
     assert unbounded["frame"][-1] == 77
     same = smooth(frames, pose, trans)                                   # extend 0: the sightings' span only
@@ -178,6 +176,10 @@ def test_extension_does_not_run_into_the_previous_segment():
     config = SmoothingConfig(offline_max_gap_s=0.0, offline_extend_s=0.1)
     out = smooth_track(frames, turning(frames), np.zeros((9, 3)), np.zeros((9, 10)), fps=FPS, config=config)
     np.testing.assert_array_equal(out["frame"], np.r_[0:15])
+    single = smooth_track([4], turning([4]), [BASE_TRANS], np.zeros((1, 10)), fps=FPS, config=config)
+    np.testing.assert_array_equal(single["frame"], np.r_[1:8])            # one sighting: held both ways
+    assert angle_between(single["smpl_pose"], np.repeat(turning([4]), 7, 0)).max() < 1e-6
+    np.testing.assert_allclose(single["cam_trans"], np.broadcast_to(BASE_TRANS, (7, 3)), atol=1e-6)
 
 
 @pytest.mark.parametrize("frames", [np.array([7]), np.array([3, 4]), np.array([0, 1, 2, 60])])
