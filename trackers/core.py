@@ -184,7 +184,8 @@ class PeopleTracker:
         """With ``backfill`` > 0: the earlier detections of the tracks confirmed since the last call, from their
         tentative frames (at most ``backfill`` frames back), as ``TrackedPerson``s with the track's ID and their own
         ``frame_index``. A caller that holds its last ``backfill`` frames can so give a new person rows from the
-        first frame they were seen, not from the frame they were confirmed."""
+        first frame they were seen, not from the frame they were confirmed. A re-identified track may already have
+        a row in such a frame (``stream.pipeline.track.TrackStage`` keeps the first)."""
         births, self._births = self._births, []
         return births
 
