@@ -5,9 +5,11 @@ pelvis/neck from hips/shoulders, joints valid above a 0.1 score, weak and duplic
 a box around the valid joints ×1.2, clipped, squared and ×1.25, a cv2 affine warp, joints moved to
 the heatmap and the 30-joint superset, joints outside the crop masked. ``warp_crops`` is the same warp
 in torch (one ``grid_sample`` per frame, on any device), for ``crop_people(..., warp=False)``'s affines.
-One deliberate difference:
+Two deliberate differences:
 the official duplicate test also drops a pose that shares no valid joint with an earlier one (its
-difference list is then empty); such poses cannot be duplicates and are kept here.
+difference list is then empty); such poses cannot be duplicates and are kept here. And a pose whose
+crop box comes out under ``MIN_CROP_PIXELS`` a side (e.g. two ear keypoints a pixel apart: a 0.1 px
+box the official demo crops and enlarges 2,500 times, giving an infinite depth) is dropped.
 
 Duplicates (``CropConfig.duplicate``): "official" is the demo's test, a mean |Δx|, |Δy| over the commonly
 valid joints below ``DUPLICATE_PIXELS`` whatever the people's size, so in a crowd of small people it drops
@@ -28,6 +30,7 @@ from nets.joints import add_pelvis_neck, joint_names, to_superset
 
 POSE_THRESHOLD = 0.1     # a joint is valid above this score
 MIN_POSE_SCORE = 1.0     # a pose is dropped when the sum of its joint scores is below this
+MIN_CROP_PIXELS = 8.0    # ... or when its squared crop box is smaller than this a side (image pixels)
 DUPLICATE_PIXELS = 20.0  # "official": mean |Δ| over commonly valid joints below which a pose is a duplicate
 # "oks": similarity above which a pose is a duplicate. 0.5 is the OKS of the official test's 20 pixels (every
 # joint moved 20 px in x and y) for the official demo's people (~360 px tall, basketball1.png: 0.50 and 0.57),
@@ -123,7 +126,8 @@ def joints_box(kpts: np.ndarray, valid: np.ndarray, margin: float) -> np.ndarray
 
 
 def square_box(bbox: np.ndarray, width: int, height: int, scale: float) -> np.ndarray | None:
-    """Clip xywh to the image, square it up about its centre and enlarge by ``scale``; None if empty."""
+    """Clip xywh to the image, square it up about its centre and enlarge by ``scale``; None if empty or under
+    ``MIN_CROP_PIXELS`` a side."""
     x, y, w, h = bbox
     x1, y1 = np.max((0, x)), np.max((0, y))
     x2 = np.min((width - 1, x1 + np.max((0, w - 1))))
@@ -139,7 +143,7 @@ def square_box(bbox: np.ndarray, width: int, height: int, scale: float) -> np.nd
         w = h
     box[2], box[3] = w * scale, h * scale
     box[0], box[1] = cx - box[2] / 2.0, cy - box[3] / 2.0
-    return box
+    return box if box[2] >= MIN_CROP_PIXELS else None
 
 
 def crop_transforms(bbox: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:

@@ -7,13 +7,19 @@
 """
 from __future__ import annotations
 
+import logging
+
+import numpy as np
+
 from stream.smooth.online import TrackSmoother
 from stream.source.frames import FrameSourceError
 from stream.store.location import as_location
 from stream.store.read import open_store
 from stream.store.write import StoreWriter
 
-__all__ = ["StoreSink"]
+__all__ = ["StoreSink", "finite_rows"]
+
+log = logging.getLogger(__name__)
 
 
 class StoreSink:
@@ -60,6 +66,7 @@ class StoreSink:
         """Store frame ``index`` shown at ``time`` seconds (None: an image folder, one frame a second) with its
         people's rows. Returns the people stored."""
         seconds = float(index) if time is None else float(time)
+        rows = finite_rows(rows, index)
         if self.smoother is not None:
             rows = self.smoother.smooth_frame(seconds, rows)
         self.writer.add_frame(index, seconds, rows)
@@ -78,3 +85,16 @@ class StoreSink:
         else:
             self.writer.flush()
         return True
+
+
+def finite_rows(rows: dict, index: int) -> dict:
+    """Frame ``index``'s rows whose estimate is finite: a NaN or inf (from a degenerate crop) is no result, and a
+    store holding one could not be smoothed offline; each one dropped is logged."""
+    values = [np.asarray(rows[k]) for k in ("smpl_pose", "smpl_betas", "cam_trans", "joints3d")]
+    finite = np.logical_and.reduce([np.isfinite(v.reshape(len(v), -1)).all(1) for v in values])
+    if finite.all():
+        return rows
+    log.warning("frame %d: dropped %d of %d people whose estimate is not finite (tracks %s, boxes %s)", index,
+                (~finite).sum(), len(finite), np.asarray(rows["track_id"])[~finite].tolist(),
+                np.asarray(rows["bbox"])[~finite].round(1).tolist())
+    return {k: np.asarray(v)[finite] for k, v in rows.items()}

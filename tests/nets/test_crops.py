@@ -50,6 +50,17 @@ def test_pose_sharing_no_valid_joint_with_another_is_kept():
     assert select_people([upper, lower], "coco17") == [0, 1]
 
 
+@pytest.mark.parametrize("apart, kept", [(1.0, False), (5.0, False), (8.0, True), (40.0, True)])
+def test_a_pose_whose_crop_box_is_under_min_crop_pixels_is_dropped(apart, kept):
+    """Two ear keypoints ``apart`` pixels apart (a person coming into view): the crop box is about that wide
+    (x 1.2 x 1.25); a 1 px pose gave a 0.1 px box, enlarged 2,500 times into the crop, and an infinite depth."""
+    ears = np.zeros((17, 3))
+    ears[3:5] = [[100.0, 80.0, 1.0], [100.0 + apart, 80.3, 1.0]]
+    out = crop_people(np.zeros((160, 240, 3), np.uint8), [ears], "coco17", warp=False)
+    assert out["index"].tolist() == ([0] if kept else [])
+    assert (out["bbox"][:, 2:] >= 8.0).all()
+
+
 def test_no_people_gives_empty_arrays():
     out = crop_people(np.zeros((48, 64, 3), np.uint8), [], "coco17")
     assert out["img"].shape == (0, 3, 256, 256) and out["joints"].shape == (0, 30, 3)

@@ -15,7 +15,7 @@ from stream.config import SmoothingConfig
 from stream.smooth.offline import IncompleteStoreError, smooth_store, smooth_track
 from stream.store import StoreWriter, info_lines, open_store
 from stream.store.location import listing
-from store_data import CONFIG, FINGERPRINTS, FRAMES, assert_same_store, write, zarr_arrays
+from store_data import CAMERA, CONFIG, FINGERPRINTS, FRAMES, SOURCE, assert_same_store, frame_people, write, zarr_arrays
 
 runner = CliRunner()
 SHORT_GAPS = SmoothingConfig(offline_max_gap_s=0.5)   # the test crowd's gaps: 7 to 22 frames at 25 fps
@@ -149,3 +149,25 @@ def test_process_with_offline_smoothing_adds_it_to_the_finished_store(reference_
     assert open_store(summary.store).offline_smoothing == open_store(copy).offline_smoothing
     run_local(pipeline_config("smoothing.offline_sigma_s=0.1", f"output={copy}"), resume=True)   # no mismatch
     assert open_store(copy).offline_smoothing is not None            # complete: nothing resumed, nothing dropped
+
+
+def test_a_non_finite_estimate_is_not_stored_so_the_store_smooths(tmp_path, caplog):
+    """A NaN or inf row (a degenerate crop) is dropped by the writer stage with a warning; the rest is stored."""
+    from stream.pipeline.sink import StoreSink
+
+    sink = StoreSink(tmp_path / "s.zarr", config=CONFIG, fingerprints=FINGERPRINTS, source=SOURCE, joint_set="coco17")
+    for t in range(30):
+        rows = frame_people(t)
+        if t == 5:
+            rows["cam_trans"][0] = np.inf
+            rows["joints3d"][-1, 3] = np.nan
+            dropped = {int(rows["track_id"][0]), int(rows["track_id"][-1])}
+        sink.open(*SOURCE["size"], (CAMERA["focal"], CAMERA["principal_point"]))
+        sink.add(t, t / 25.0, rows)
+    sink.close(finished=True)
+    assert "frame 5: dropped 2 of" in caplog.text
+    store = open_store(tmp_path / "s.zarr")
+    for track in store:
+        assert np.isfinite(track.cam_trans).all() and np.isfinite(track.joints3d).all()
+        assert (5 in track.frame) == (track.track_id in set(frame_people(5)["track_id"].tolist()) - dropped)
+    assert smooth_store(tmp_path / "s.zarr", SmoothingConfig()).tracks == len(store.track_ids())
