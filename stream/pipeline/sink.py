@@ -91,7 +91,7 @@ def finite_rows(rows: dict, index: int) -> dict:
     """Frame ``index``'s rows whose estimate is finite: a NaN or inf (from a degenerate crop) is no result, and a
     store holding one could not be smoothed offline; each one dropped is logged."""
     values = [np.asarray(rows[k]) for k in ("smpl_pose", "smpl_betas", "cam_trans", "joints3d")]
-    finite = np.logical_and.reduce([np.isfinite(v.reshape(len(v), -1)).all(1) for v in values])
+    finite = np.logical_and.reduce([np.isfinite(v).all(axis=tuple(range(1, v.ndim))) for v in values])
     if finite.all():
         return rows
     log.warning("frame %d: dropped %d of %d people whose estimate is not finite (tracks %s, boxes %s)", index,
