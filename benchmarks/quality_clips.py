@@ -159,7 +159,8 @@ def offline_motions(tracks, truth, joints: FastJoints, fps: float, config=None, 
     for track, matched in zip(tracks, who):
         s = smooth_track(track.frame, track.smpl_pose, track.cam_trans, track.smpl_betas, fps=fps, config=config,
                          last_frame=len(truth.keypoints) - 1)
-        out.append(Motion(int(track.track_id), s["frame"].astype(np.int64), fill_who(s["frame"], track.frame, matched, truth.visible),
+        who_filled = fill_who(s["frame"], track.frame, matched, truth.visible)
+        out.append(Motion(int(track.track_id), s["frame"].astype(np.int64), who_filled,
                           joints(s["smpl_pose"], s["smpl_betas"], s["cam_trans"]), s["smpl_betas"], s["observed"]))
     return out
 

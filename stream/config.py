@@ -112,7 +112,7 @@ class SmoothingConfig:
     offline_max_gap_s: float = 1.0  # s: frames between two sightings at most this far apart are filled; a longer
     #                               gap splits the track into segments smoothed apart (1 s: an occlusion by a passer-by)
     offline_extend_s: float = 0.1   # s: each segment continues this long before its first and after its last sighting
-    #                               (within the video; pose held, translation at its end velocity; observed false): a
+    #                               (within the video; joints and translation at their end velocity; observed false): a
     #                               person the detector misses as they come into view or in a clip's first frames
 
     def __post_init__(self):

@@ -41,7 +41,7 @@ def run_local(cfg: PipelineConfig, *, resume: bool = False, force: bool = False,
     counts = [0, 0]     # frames, people stored
     held = {}           # frame index -> Frame, until the tracker hands back its people
     try:
-        for batch, _ in run.frames():
+        for batch in run.frames():
             poses = run.pose([f.bgr for f in batch], frame_ids(batch, run.by_index))
             tracker = tracker or TrackStage(run.tracker_config, run.joint_set)
             for frame, p in zip(batch, poses):

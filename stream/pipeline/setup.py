@@ -1,7 +1,7 @@
 """What a run of ``stream process`` needs before any work, built from config and checked; shared by both runners.
 
     run = Run(cfg, resume=False, force=False, overwrite=False)   # input opened, models loaded, store checked
-    for batch, first in run.frames():     # decoded frames in pose batches; batch[:first] are in the store
+    for batch in run.frames():            # decoded frames in pose batches; those below run.done are in the store
         ...
     run.camera(width, height)             # the full image's camera of the rows
 
@@ -219,16 +219,16 @@ class Run:
         """``(focal, principal_point)`` of the full image: the continued store's, else from ``camera.*``."""
         return self._stored_camera or self.cfg.camera.intrinsics(width, height)
 
-    def frames(self) -> Iterator[tuple[list[Frame], int]]:
-        """Decoded frames in pose batches, each with the number of its first frames that the store already
-        holds (resumed: they go through 2D pose and tracking only, so track IDs continue as in an uninterrupted
-        run). A decoding error after some frames ends the input: the runner keeps what was decoded and records
+    def frames(self) -> Iterator[list[Frame]]:
+        """Decoded frames in pose batches, from the first frame: those the store already holds (index below
+        ``done``, resumed) go through 2D pose and tracking only, so track IDs continue as in an uninterrupted
+        run. A decoding error after some frames ends the input: the runner keeps what was decoded and records
         ``self.error`` in the store."""
         decoded = 0
         try:
             for batch in batches(iter(self.source), self.cfg.pose2d.batch_size):
                 decoded += len(batch)
-                yield batch, sum(f.index < self.done for f in batch)
+                yield batch
         except FrameSourceError as err:
             if not decoded:
                 raise

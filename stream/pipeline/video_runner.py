@@ -86,7 +86,7 @@ class VideoRunner:
         video = _Video(run, StoreSink(**run.sink_args), pose_workers, mesh_workers)
         finished = False
         try:
-            for batch, _ in run.frames():
+            for batch in run.frames():
                 if self._stop.is_set():
                     break
                 video.submit(batch)

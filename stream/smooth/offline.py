@@ -32,10 +32,10 @@ measured 98 % and 92 %). A local line (the Gaussian mean inside a segment) keeps
 the line's, and it keeps more below about 3 Hz (0.084 s against 0.05 s: 89 % against 82 % at 2 Hz, both 64 % at
 3 Hz).
 
-Ends: each segment then goes on ``offline_extend_s`` seconds before its first and after its last sighting
-(not before frame 0, past the video's last frame or into the previous segment), its end rotations held and its
-translation continued at the velocity of its last frames, flagged not observed: the frames where a detector
-misses a person as they come into view, leave it, or in a clip's first frames (before the tracker has seen them).
+Ends: each segment then goes on ``offline_extend_s`` seconds before its first and after its last sighting (not
+before frame 0, past the video's last frame or into a neighbouring segment), each joint rotation at its end's
+angular velocity and the translation at its end's velocity, flagged not observed: the frames where a detector
+misses a person as they come into view, leave it, or in a clip's first frames.
 
 Body shape: one per track, the per-coefficient median of the observed betas (all segments), on every row.
 
@@ -59,7 +59,7 @@ from stream.store.read import Store, open_root
 log = logging.getLogger(__name__)
 
 KERNEL_RADIUS = 3.0     # window half-width in sigmas
-END_VELOCITY_FRAMES = 5  # an extended segment's translation goes on at the velocity over its last 5 frames
+END_VELOCITY_FRAMES = 5  # an extended segment goes on at the (angular) velocity over its last 5 frames
 METHOD = "gaussian_local_quadratic"
 
 
